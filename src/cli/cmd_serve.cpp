@@ -1,0 +1,59 @@
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <thread>
+
+#include "backend/gpu_info.h"
+#include "cli/commands.h"
+#include "core/env.h"
+#include "core/error.h"
+#include "server/api_server.h"
+
+namespace salut::cli {
+
+void add_serve_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("serve", "Serve the OpenAI-compatible API (default http://127.0.0.1:7258)");
+  auto options = std::make_shared<server::ServerOptions>();
+  cmd->add_option("--host", options->host, "Address to listen on")->envname("SALUT_HOST")->capture_default_str();
+  cmd->add_option("--port", options->port, "Port to listen on")
+      ->envname("SALUT_PORT")
+      ->check(CLI::Range(1, 65535))
+      ->capture_default_str();
+  auto api_key = std::make_shared<std::string>();
+  cmd->add_option("--api-key", *api_key, "Require Authorization: Bearer <key> on every route but /health")
+      ->envname("SALUT_API_KEY");
+  cmd->callback([options, api_key] {
+    if (!api_key->empty()) options->api_key = *api_key;
+
+    // Signals are taken by one thread with sigwait, so shutdown runs as ordinary code.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+    auto gpus = backend::list_gpus();
+    if (gpus.empty()) spdlog::info("device: cpu{}", backend::built_with_cuda() ? " (no CUDA device found)" : "");
+    for (const auto& gpu : gpus) spdlog::info("device: cuda:{} {}", gpu.index, gpu.name);
+
+    store::Registry registry = open_registry();
+    server::ApiServer server(*options, registry);
+    std::thread waiter([&] {
+      int signal = 0;
+      sigwait(&signals, &signal);
+      spdlog::info("shutting down ({})", signal == SIGINT ? "SIGINT" : "SIGTERM");
+      server.stop();
+    });
+    try {
+      server.run();
+    } catch (...) {
+      pthread_kill(waiter.native_handle(), SIGTERM);
+      waiter.join();
+      throw;
+    }
+    waiter.join();
+  });
+}
+
+}  // namespace salut::cli

@@ -1,0 +1,20 @@
+#pragma once
+// One function per subcommand; each registers its options and its action on the app.
+
+#include <CLI/CLI.hpp>
+
+#include "store/registry.h"
+
+namespace salut::cli {
+
+void add_serve_command(CLI::App& app);
+void add_pull_command(CLI::App& app);
+void add_ls_command(CLI::App& app);
+void add_rm_command(CLI::App& app);
+void add_display_name_command(CLI::App& app);
+void add_custom_command(CLI::App& app);
+
+// The registry over the HF cache and the custom list, located from the environment.
+store::Registry open_registry();
+
+}  // namespace salut::cli

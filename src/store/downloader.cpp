@@ -12,6 +12,7 @@
 #include <cstring>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include "core/error.h"
 #include "core/file_lock.h"
@@ -191,11 +192,11 @@ uint64_t Downloader::download_blob(const ModelId& id, const std::string& file, c
   if (observer) observer->on_file_start(file, offset, meta.size.value_or(0));
   uint64_t received = 0;  // bytes this run took from the network
   int write_errno = 0;
-  bool restart = false;  // the server ignored our Range: start over
+  bool first_chunk = true;
   auto sink = [&](long status, const char* data, size_t size) {
     if (shared.stopped()) return false;
-    if (status == 200 && offset > 0 && !restart) {
-      restart = true;
+    if (std::exchange(first_chunk, false) && status == 200 && offset > 0) {
+      // The server ignored our Range and sends the whole file: start over.
       if (::ftruncate(fd.get(), 0) != 0 || ::lseek(fd.get(), 0, SEEK_SET) < 0) {
         write_errno = errno;
         return false;
@@ -222,7 +223,7 @@ uint64_t Downloader::download_blob(const ModelId& id, const std::string& file, c
   double backoff = options_.first_backoff_s;
   for (int attempt = 0;; ++attempt) {
     const uint64_t before = offset;
-    restart = false;
+    first_chunk = true;
     FetchResult result = client_.fetch(meta, offset, sink);
     if (write_errno != 0) {
       if (write_errno == ENOSPC || write_errno == EDQUOT)

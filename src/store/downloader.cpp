@@ -18,6 +18,7 @@
 #include "core/file_lock.h"
 #include "core/format.h"
 #include "core/sha256.h"
+#include "store/blob_writer.h"
 #include "store/model_files.h"
 
 namespace salut::store {
@@ -181,39 +182,26 @@ uint64_t Downloader::download_blob(const ModelId& id, const std::string& file, c
   const uint64_t expected = meta.size.value_or(UINT64_MAX);
   uint64_t offset = file_size_or_zero(partial);
   if (offset > expected) offset = 0;
-  auto hasher = std::make_unique<Sha256>();
+  auto hasher = verify_sha ? std::make_unique<Sha256>() : nullptr;
   if (offset > 0) {
-    if (verify_sha) sha256_file(partial, *hasher, offset);
+    if (hasher) sha256_file(partial, *hasher, offset);
     if (observer) observer->on_notice(fmt::format("{}: resuming at {}", file, human_bytes(offset)));
   }
   if (::ftruncate(fd.get(), static_cast<off_t>(offset)) != 0 || ::lseek(fd.get(), static_cast<off_t>(offset), SEEK_SET) < 0)
     throw Error(Errc::io, fmt::format("cannot write {}: {}", partial.string(), std::strerror(errno)));
 
   if (observer) observer->on_file_start(file, offset, meta.size.value_or(0));
+  BlobWriter writer(fd.get(), std::move(hasher));
   uint64_t received = 0;  // bytes this run took from the network
-  int write_errno = 0;
   bool first_chunk = true;
   auto sink = [&](long status, const char* data, size_t size) {
     if (shared.stopped()) return false;
     if (std::exchange(first_chunk, false) && status == 200 && offset > 0) {
       // The server ignored our Range and sends the whole file: start over.
-      if (::ftruncate(fd.get(), 0) != 0 || ::lseek(fd.get(), 0, SEEK_SET) < 0) {
-        write_errno = errno;
-        return false;
-      }
+      if (!writer.restart()) return false;
       offset = 0;
-      hasher = std::make_unique<Sha256>();
     }
-    for (size_t written = 0; written < size;) {
-      ssize_t n = ::write(fd.get(), data + written, size - written);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        write_errno = errno;
-        return false;
-      }
-      written += static_cast<size_t>(n);
-    }
-    if (verify_sha) hasher->update(data, size);
+    if (!writer.append(data, size)) return false;
     offset += size;
     received += size;
     if (observer) observer->on_progress(file, offset, meta.size.value_or(0));
@@ -225,7 +213,8 @@ uint64_t Downloader::download_blob(const ModelId& id, const std::string& file, c
     const uint64_t before = offset;
     first_chunk = true;
     FetchResult result = client_.fetch(meta, offset, sink);
-    if (write_errno != 0) {
+    if (!writer.flush()) {
+      const int write_errno = writer.error();
       if (write_errno == ENOSPC || write_errno == EDQUOT)
         throw Error(Errc::no_space, fmt::format("disk full while writing {} of {}; free some space and pull again (the "
                                                 "partial download is kept and will resume)", file, id.str()));
@@ -257,7 +246,7 @@ uint64_t Downloader::download_blob(const ModelId& id, const std::string& file, c
   }
 
   if (verify_sha) {
-    std::string actual = hasher->hex_digest();
+    std::string actual = writer.hex_digest();
     if (actual != meta.etag) {
       fs::remove(partial, ec);
       throw Error(Errc::verification, fmt::format("{} of {} is corrupt: sha256 {} but the Hub says {}; the partial "

@@ -66,9 +66,11 @@ void PullProgress::on_file_done(const std::string& path, uint64_t size, bool dow
   file.done = size;
   if (file.total == 0) file.total = size;
   double seconds = std::chrono::duration<double>(Clock::now() - file.started).count();
-  std::string line = downloaded ? fmt::format("  {} {} ({}/s)", path, human_bytes(size),
-                                              human_bytes(static_cast<uint64_t>((size - std::min(size, file.start_bytes)) / std::max(seconds, 1e-3))))
-                                : fmt::format("  {} {} (cached)", path, human_bytes(size));
+  const uint64_t transferred = size - std::min(size, file.start_bytes);
+  std::string line = fmt::format("  {} {}", path, human_bytes(size));
+  if (!downloaded) line += " (cached)";
+  else if (transferred >= 1'000'000)  // a rate over a few bytes says nothing
+    line += fmt::format(" ({}/s)", human_bytes(static_cast<uint64_t>(transferred / std::max(seconds, 1e-3))));
   if (live_) pending_lines_.push_back(line);
   else fmt::print(out_, "{}\n", line);
 }

@@ -8,7 +8,8 @@ APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git curl ca-certificates strace
   python3 python3-venv python3-pip
   libssl-dev libcurl4-openssl-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
-  libcpp-httplib-dev libasio-dev libpcre2-dev libutf8proc-dev libavahi-client-dev
+  libcpp-httplib-dev libasio-dev libpcre2-dev libutf8proc-dev libavahi-client-dev zlib1g-dev
+  clang llvm libclang-rt-14-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 

@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -109,9 +111,9 @@ void set_common(CURL* curl, const HubConfig& config, const std::string& url, con
   curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
 }
 
-// Runs a small request (metadata): the whole body is kept. Transport failures throw.
-Response perform(const HubConfig& config, const std::string& method, const std::string& url,
-                 bool follow_redirects = true) {
+// Runs a small request (metadata) once: the whole body is kept. Transport failures throw.
+Response perform_once(const HubConfig& config, const std::string& method, const std::string& url,
+                      bool follow_redirects) {
   CURL* curl = thread_handle();
   Headers headers(config, true);
   Response response;
@@ -129,6 +131,20 @@ Response perform(const HubConfig& config, const std::string& method, const std::
     throw Error(Errc::unavailable, fmt::format("cannot reach the Hub at {}: {}", config.endpoint, curl_easy_strerror(rc)));
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
   return response;
+}
+
+// A Hub that answers 429 or 5xx is asked again, twice, with backoff. One that cannot be
+// reached is not: the caller falls back to the cache at once, as huggingface_hub does.
+Response perform(const HubConfig& config, const std::string& method, const std::string& url,
+                 bool follow_redirects = true) {
+  double backoff = 0.5;
+  for (int attempt = 0;; ++attempt) {
+    Response response = perform_once(config, method, url, follow_redirects);
+    const bool transient = response.status == 429 || response.status >= 500;
+    if (!transient || attempt == 2) return response;
+    std::this_thread::sleep_for(std::chrono::duration<double>(backoff));
+    backoff *= 2;
+  }
 }
 
 std::string header(const Response& response, const std::string& name) {

@@ -24,19 +24,26 @@ std::optional<std::string> part_error(std::string_view part, const char* what) {
       if (u < 0x20 || u == 0x7f)
         return fmt::format("the {} contains a control character (0x{:02x})", what, u);
       if (c == ' ') return fmt::format("the {} contains a space", what);
+      // Never quote a lone byte of a multi-byte character: the message must stay valid UTF-8.
+      if (u >= 0x80) return fmt::format("the {} contains a non-ASCII character", what);
       return fmt::format("the {} contains '{}' (allowed: letters, digits, '.', '_', '-')", what, c);
     }
   }
   if (part.find("..") != std::string_view::npos) return fmt::format("the {} contains '..'", what);
+  // The cache folder joins owner and name with "--" (models--owner--name), so a part that
+  // held "--" could not be read back; the Hub refuses such names too.
+  if (std::string_view(what) != "revision" && part.find("--") != std::string_view::npos)
+    return fmt::format("the {} contains '--'", what);
   return std::nullopt;
 }
 
-// Keeps error messages one printable line even when the input is not.
+// Keeps error messages one printable ASCII line even when the input is not (non-ASCII bytes
+// are escaped too: the input may not be valid UTF-8, and the cut at 120 may split a character).
 std::string printable(std::string_view text) {
   std::string out;
   for (char c : text.substr(0, 120)) {
     unsigned char u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) out += fmt::format("\\x{:02x}", u);
+    if (u < 0x20 || u >= 0x7f) out += fmt::format("\\x{:02x}", u);
     else out.push_back(c);
   }
   if (text.size() > 120) out += "...";

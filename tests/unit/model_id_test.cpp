@@ -48,7 +48,7 @@ INSTANTIATE_TEST_SUITE_P(
                       "a/.hidden", "a/-b", "a b/c", "a/b c", "a/b\tc", std::string("a/b\0c", 5),
                       std::string("a\0/b", 4), "a/b\n", "a/b@", "a/b@x@y", "a/b@..", "a/b@../x", "a/b@x/y",
                       std::string(1000, 'a'), "a/" + std::string(97, 'b'), std::string(97, 'a') + "/b",
-                      "a/b@" + std::string(97, 'c'), "ä/b", "a/b;rm -rf", "a/b%2F..", "~/x", "a\\b/c"));
+                      "a/b@" + std::string(97, 'c'), "ä/b", "a/b;rm -rf", "a/b%2F..", "~/x", "a\\b/c", "a--b/c", "a/b--c"));
 
 TEST(ModelRef, PathsMustSayTheyArePaths) {
   EXPECT_TRUE(parse_model_ref("/srv/models/x").is_local());

@@ -522,3 +522,41 @@ def test_two_pulls_of_the_same_model_at_once(fake_hub, env, cache):
     assert sorted(r.path.rsplit("/", 1)[1] for r in content_gets(fake_hub) if r.server == "hub") == \
         sorted(p for p in files if not p.endswith(".safetensors"))
     assert "waiting for another process" in err1 + err2
+
+
+# ------------------------------------------------------------------ disk full
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 4 MiB tmpfs to hold the cache (needs root, as CI and the dev machines have)."""
+    mount_point = tmp_path / "small-disk"
+    mount_point.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
+
+
+def test_disk_too_small_is_refused_before_downloading(fake_hub, env, small_disk):
+    fake_hub.add_repo(REPO, {**mlx_model(), "model.safetensors": safetensors(6 * MB, seed=20)})
+    env["HF_HUB_CACHE"] = str(small_disk / "cache")
+    proc = pull(env, REPO)
+    assert proc.returncode == 1
+    line = error_line(proc)
+    assert "not enough disk space" in line and REPO in line
+    assert content_gets(fake_hub) == []
+
+
+def test_disk_full_while_writing_keeps_the_partial_file(fake_hub, env, small_disk):
+    # Without the tree API's sizes the up-front check cannot know; the write itself fails.
+    fake_hub.add_repo(REPO, {**mlx_model(), "model.safetensors": safetensors(6 * MB, seed=21)})
+    fake_hub.fault_status(500, times=100, server="hub", match="/tree/")
+    env["HF_HUB_CACHE"] = str(small_disk / "cache")
+    proc = pull(env, REPO)
+    assert proc.returncode == 1
+    line = error_line(proc)
+    assert "disk full" in line and "model.safetensors" in line
+    partials = list((small_disk / "cache").rglob("*.incomplete"))
+    assert any(p.stat().st_size > 0 for p in partials), "the partial download is kept for a later resume"

@@ -41,8 +41,8 @@ class BlobWriter {
 
   int fd_;
   std::unique_ptr<Sha256> hasher_;
-  static constexpr size_t kBufferSize = 4 << 20;
-  static constexpr size_t kBuffers = 4;
+  static constexpr size_t kBufferSize = 256 << 10;  // small enough to stay in cache between the copy, the write and the hash
+  static constexpr size_t kBuffers = 16;
 
   mutable std::mutex mutex_;
   std::condition_variable changed_;

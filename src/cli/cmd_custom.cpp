@@ -12,8 +12,7 @@ void add_custom_command(CLI::App& app) {
   auto* add = cmd->add_subcommand("add", "Add model IDs to the custom list");
   add->add_option("ids", *ids, "Model IDs: owner/name or owner/name@revision")->required();
   add->callback([ids] {
-    std::vector<store::ModelId> parsed;
-    for (const auto& text : *ids) parsed.push_back(store::ModelId::parse(text));
+    const auto parsed = parse_ids(*ids);
     store::CustomModels custom(store::CustomModels::default_path());
     for (const auto& id : parsed)
       fmt::print("{} {}\n", custom.add(id) ? "added" : "already listed:", id.str());
@@ -22,8 +21,7 @@ void add_custom_command(CLI::App& app) {
   auto* rm = cmd->add_subcommand("rm", "Remove model IDs from the custom list");
   rm->add_option("ids", *ids, "Model IDs")->required();
   rm->callback([ids] {
-    std::vector<store::ModelId> parsed;
-    for (const auto& text : *ids) parsed.push_back(store::ModelId::parse(text));
+    const auto parsed = parse_ids(*ids);
     store::CustomModels custom(store::CustomModels::default_path());
     for (const auto& id : parsed)
       fmt::print("{} {}\n", custom.remove(id) ? "removed" : "not listed:", id.str());

@@ -21,9 +21,7 @@ void add_pull_command(CLI::App& app) {
   cmd->add_option("-j,--parallel", args->parallel, "Files downloaded at once")->check(CLI::Range(1, 64));
   cmd->add_flag("-q,--quiet", args->quiet, "No progress output");
   cmd->callback([args] {
-    // Every ID is checked before anything touches the disk or the network.
-    std::vector<store::ModelId> ids;
-    for (const auto& text : args->ids) ids.push_back(store::ModelId::parse(text));
+    const auto ids = parse_ids(args->ids);
 
     store::PullOptions options;
     options.parallel_files = args->parallel;

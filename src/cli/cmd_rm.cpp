@@ -11,8 +11,7 @@ void add_rm_command(CLI::App& app) {
   auto ids = std::make_shared<std::vector<std::string>>();
   cmd->add_option("ids", *ids, "Model IDs: owner/name (the whole repository) or owner/name@revision")->required();
   cmd->callback([ids] {
-    std::vector<store::ModelId> parsed;
-    for (const auto& text : *ids) parsed.push_back(store::ModelId::parse(text));
+    const auto parsed = parse_ids(*ids);
     store::Registry registry = open_registry();
     for (const auto& id : parsed) {
       uint64_t freed = id.revision.empty() ? registry.cache().repo_size(id) : 0;

@@ -17,4 +17,8 @@ void add_custom_command(CLI::App& app);
 // The registry over the HF cache and the custom list, located from the environment.
 store::Registry open_registry();
 
+// Parses every ID before any is acted on, so one bad ID stops the command before it touches
+// the disk or the network.
+std::vector<store::ModelId> parse_ids(const std::vector<std::string>& texts);
+
 }  // namespace salut::cli

@@ -16,6 +16,12 @@ store::Registry open_registry() {
                          store::CustomModels(store::CustomModels::default_path()));
 }
 
+std::vector<store::ModelId> parse_ids(const std::vector<std::string>& texts) {
+  std::vector<store::ModelId> ids;
+  for (const auto& text : texts) ids.push_back(store::ModelId::parse(text));
+  return ids;
+}
+
 }  // namespace salut::cli
 
 int main(int argc, char** argv) {

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "core/env.h"
 #include "core/error.h"
 #include "salut/version.h"
 
@@ -14,6 +15,13 @@ namespace salut::cli {
 store::Registry open_registry() {
   return store::Registry(store::HfCache(store::HfCache::default_root()),
                          store::CustomModels(store::CustomModels::default_path()));
+}
+
+std::unique_ptr<store::Downloader> make_downloader() {
+  store::PullOptions options;
+  options.offline = env_flag("HF_HUB_OFFLINE");
+  return std::make_unique<store::Downloader>(store::HfCache(store::HfCache::default_root()),
+                                             store::HubClient(store::HubConfig::from_env()), options);
 }
 
 std::vector<store::ModelId> parse_ids(const std::vector<std::string>& texts) {
@@ -42,6 +50,7 @@ int main(int argc, char** argv) {
   cli::add_rm_command(app);
   cli::add_display_name_command(app);
   cli::add_custom_command(app);
+  cli::add_run_command(app);
 
   try {
     // CLI11 would call a mistyped command a missing one; name it instead.

@@ -1,0 +1,110 @@
+#pragma once
+// The one interface every compute backend implements (CPU now, CUDA next). The shared
+// transformer (src/model) is written once against it; a backend owns its memory (host or
+// device) and the layout of the weights it was handed.
+//
+// Activations are 2-D: [tokens, features], row-major. Every op is enqueued in order; only
+// read_rows() and synchronize() wait for the device.
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace salut::weights {
+struct LinearView;
+struct TensorView;
+}  // namespace salut::weights
+
+namespace salut::backend {
+
+// A buffer of f32 activations owned by a backend.
+struct Tensor {
+  float* data = nullptr;  // host or device address, by backend
+  int64_t rows = 0;
+  int64_t cols = 0;
+  int64_t size() const { return rows * cols; }
+  // Rows [first, first + count) as a tensor of their own (same memory).
+  Tensor rows_view(int64_t first, int64_t count) const { return {data + first * cols, count, cols}; }
+};
+
+// A linear layer's weights as a backend keeps them: opaque to the model.
+struct LinearWeights {
+  int64_t out_features = 0;
+  int64_t in_features = 0;
+  std::shared_ptr<const void> impl;  // backend-specific
+  explicit operator bool() const { return impl != nullptr; }
+};
+
+// A small per-feature vector (norm weight, bias), kept as f32.
+struct VectorWeights {
+  int64_t size = 0;
+  std::shared_ptr<const void> impl;
+  explicit operator bool() const { return impl != nullptr; }
+};
+
+// Rotary embedding as data: inverse frequencies for each rotated pair, plus an input scale
+// (phi3's longrope mscale). Every RoPE variant mlx-lm knows reduces to this.
+struct RopeParams {
+  int rotary_dim = 0;                 // the leading head dims that rotate (partial rotary)
+  bool traditional = false;           // interleaved pairs instead of rotate-half
+  std::vector<float> inv_freq;        // rotary_dim / 2 entries: angle = position * inv_freq[i]
+  float input_scale = 1.0f;           // multiplies the rotated dims before rotation
+};
+
+struct AttentionParams {
+  int heads = 0;
+  int kv_heads = 0;
+  int head_dim = 0;
+  float scale = 0;  // usually head_dim^-0.5
+};
+
+// Keys and values of one layer for one sequence: [capacity, kv_heads * head_dim] each.
+struct KvLayer {
+  Tensor keys;
+  Tensor values;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+
+  // Memory.
+  virtual Tensor alloc(int64_t rows, int64_t cols) = 0;
+  virtual void free(Tensor& tensor) = 0;
+  virtual void write_rows(Tensor& dst, int64_t first_row, const float* host, int64_t rows) = 0;
+  virtual void read_rows(const Tensor& src, int64_t first_row, int64_t rows, float* host) = 0;
+  virtual void copy_rows(const Tensor& src, int64_t src_row, Tensor& dst, int64_t dst_row, int64_t rows) = 0;
+  virtual void synchronize() = 0;
+
+  // Weights, handed over once at load. The views point into the mapped safetensors files,
+  // which outlive the backend's use of them.
+  virtual LinearWeights load_linear(const weights::LinearView& view) = 0;
+  virtual VectorWeights load_vector(const weights::TensorView& view) = 0;
+  // Rows [first, first + count) of a linear layer's output dimension, as a layer of its own
+  // (phi3's fused qkv_proj / gate_up_proj are split this way at load).
+  virtual LinearWeights slice_rows(const LinearWeights& weights, int64_t first, int64_t count) = 0;
+
+  // Ops. `out` never aliases an input unless stated.
+  virtual void embed(const LinearWeights& table, std::span<const int32_t> ids, Tensor& out) = 0;
+  virtual void rms_norm(const Tensor& x, const VectorWeights& weight, float eps, Tensor& out) = 0;  // may alias
+  // RMSNorm of each `head_dim` slice of every row (qwen3's q_norm/k_norm), in place.
+  virtual void rms_norm_heads(Tensor& x, int head_dim, const VectorWeights& weight, float eps) = 0;
+  virtual void linear(const Tensor& x, const LinearWeights& weights, Tensor& out) = 0;  // out = x·Wᵀ
+  virtual void add_bias(Tensor& x, const VectorWeights& bias) = 0;
+  virtual void add(Tensor& x, const Tensor& y) = 0;  // x += y
+  virtual void swiglu(const Tensor& gate, const Tensor& up, Tensor& out) = 0;  // silu(gate) * up; may alias gate
+  // Rotates each head of every row in place; row r is at position first_position + r.
+  virtual void rope(Tensor& x, int heads, int head_dim, const RopeParams& rope, int64_t first_position) = 0;
+  // Appends k and v rows at position `first_position`, then causal attention of q's rows
+  // (positions first_position + r) over the cache's first first_position + q.rows entries.
+  virtual void attention(const Tensor& q, const Tensor& k, const Tensor& v, KvLayer& cache, int64_t first_position,
+                         const AttentionParams& params, Tensor& out) = 0;
+};
+
+// The CPU backend (always available).
+std::unique_ptr<Backend> make_cpu_backend(int threads = 0);
+
+}  // namespace salut::backend

@@ -1,0 +1,143 @@
+// The CPU backend: activations in host memory (f32), weights read in place from the mapped
+// safetensors files (no second copy), ops multithreaded with OpenMP.
+
+#include <fmt/format.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "backend/backend.h"
+#include "backend/cpu/ops.h"
+#include "backend/cpu/quantized_matmul.h"
+#include "core/error.h"
+#include "weights/quantization.h"
+
+namespace salut::backend {
+namespace {
+
+using cpu::CpuLinear;
+
+const CpuLinear& linear_of(const LinearWeights& w) { return *static_cast<const CpuLinear*>(w.impl.get()); }
+const float* vector_of(const VectorWeights& w) { return static_cast<const std::vector<float>*>(w.impl.get())->data(); }
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(int threads) {
+    if (threads > 0) omp_set_num_threads(threads);
+  }
+
+  std::string name() const override { return fmt::format("cpu ({} threads)", omp_get_max_threads()); }
+
+  Tensor alloc(int64_t rows, int64_t cols) override {
+    Tensor t;
+    t.rows = rows;
+    t.cols = cols;
+    // 64-byte aligned for the SIMD kernels; zeroed so a reader never sees garbage.
+    const size_t bytes = ((static_cast<size_t>(rows * cols) * sizeof(float) + 63) / 64) * 64;
+    t.data = static_cast<float*>(std::aligned_alloc(64, std::max<size_t>(bytes, 64)));
+    if (t.data == nullptr) throw Error(Errc::internal, fmt::format("out of memory allocating {} bytes", bytes));
+    std::memset(t.data, 0, bytes);
+    return t;
+  }
+
+  void free(Tensor& tensor) override {
+    std::free(tensor.data);
+    tensor = Tensor{};
+  }
+
+  void write_rows(Tensor& dst, int64_t first_row, const float* host, int64_t rows) override {
+    std::memcpy(dst.data + first_row * dst.cols, host, static_cast<size_t>(rows * dst.cols) * sizeof(float));
+  }
+  void read_rows(const Tensor& src, int64_t first_row, int64_t rows, float* host) override {
+    std::memcpy(host, src.data + first_row * src.cols, static_cast<size_t>(rows * src.cols) * sizeof(float));
+  }
+  void copy_rows(const Tensor& src, int64_t src_row, Tensor& dst, int64_t dst_row, int64_t rows) override {
+    std::memcpy(dst.data + dst_row * dst.cols, src.data + src_row * src.cols,
+                static_cast<size_t>(rows * src.cols) * sizeof(float));
+  }
+  void synchronize() override {}
+
+  LinearWeights load_linear(const weights::LinearView& view) override {
+    auto impl = std::make_shared<CpuLinear>(CpuLinear::from_view(view));
+    LinearWeights w;
+    w.out_features = view.out_features;
+    w.in_features = view.in_features;
+    w.impl = impl;
+    return w;
+  }
+
+  VectorWeights load_vector(const weights::TensorView& view) override {
+    auto values = std::make_shared<std::vector<float>>(view.numel());
+    if (!weights::is_float(view.dtype))
+      throw Error(Errc::not_a_model, fmt::format("tensor {} has dtype {}, expected a float type", view.name,
+                                                 weights::name(view.dtype)));
+    const size_t item = weights::item_size(view.dtype);
+    for (int64_t i = 0; i < view.numel(); ++i) (*values)[i] = weights::load_float(view.dtype, view.data + i * item);
+    VectorWeights w;
+    w.size = view.numel();
+    w.impl = values;
+    return w;
+  }
+
+  LinearWeights slice_rows(const LinearWeights& weights, int64_t first, int64_t count) override {
+    auto impl = std::make_shared<CpuLinear>(linear_of(weights).rows(first, count));
+    LinearWeights w;
+    w.out_features = count;
+    w.in_features = weights.in_features;
+    w.impl = impl;
+    return w;
+  }
+
+  void embed(const LinearWeights& table, std::span<const int32_t> ids, Tensor& out) override {
+    const CpuLinear& t = linear_of(table);
+#pragma omp parallel for if (ids.size() > 8)
+    for (size_t i = 0; i < ids.size(); ++i) t.dequantize_row(ids[i], out.data + static_cast<int64_t>(i) * out.cols);
+  }
+
+  void rms_norm(const Tensor& x, const VectorWeights& weight, float eps, Tensor& out) override {
+    cpu::rms_norm_rows(x.data, x.rows, x.cols, vector_of(weight), eps, out.data);
+  }
+
+  void rms_norm_heads(Tensor& x, int head_dim, const VectorWeights& weight, float eps) override {
+    cpu::rms_norm_rows(x.data, x.size() / head_dim, head_dim, vector_of(weight), eps, x.data);
+  }
+
+  void linear(const Tensor& x, const LinearWeights& weights, Tensor& out) override {
+    cpu::linear(x.data, x.rows, linear_of(weights), out.data);
+  }
+
+  void add_bias(Tensor& x, const VectorWeights& bias) override {
+    const float* b = vector_of(bias);
+    for (int64_t r = 0; r < x.rows; ++r)
+      for (int64_t c = 0; c < x.cols; ++c) x.data[r * x.cols + c] += b[c];
+  }
+
+  void add(Tensor& x, const Tensor& y) override {
+    const int64_t n = x.size();
+#pragma omp parallel for if (n > 65536)
+    for (int64_t i = 0; i < n; ++i) x.data[i] += y.data[i];
+  }
+
+  void swiglu(const Tensor& gate, const Tensor& up, Tensor& out) override {
+    cpu::swiglu(gate.data, up.data, gate.size(), out.data);
+  }
+
+  void rope(Tensor& x, int heads, int head_dim, const RopeParams& rope, int64_t first_position) override {
+    cpu::rope_rows(x.data, x.rows, heads, head_dim, rope, first_position);
+  }
+
+  void attention(const Tensor& q, const Tensor& k, const Tensor& v, KvLayer& cache, int64_t first_position,
+                 const AttentionParams& params, Tensor& out) override {
+    copy_rows(k, 0, cache.keys, first_position, k.rows);
+    copy_rows(v, 0, cache.values, first_position, v.rows);
+    cpu::causal_attention(q.data, q.rows, cache.keys.data, cache.values.data, first_position, params, out.data);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(int threads) { return std::make_unique<CpuBackend>(threads); }
+
+}  // namespace salut::backend

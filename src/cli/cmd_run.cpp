@@ -1,0 +1,81 @@
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "backend/backend.h"
+#include "cli/commands.h"
+#include "core/error.h"
+#include "engine/generator.h"
+#include "model/transformer.h"
+#include "store/model_locator.h"
+
+namespace salut::cli {
+
+void add_run_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("run", "Generate text with a model (ID or local folder)");
+  struct Args {
+    std::string model;
+    std::string prompt;
+    std::string prompt_ids;
+    float temperature = 0.7f;
+    float top_p = 1.0f;
+    int64_t max_tokens = 256;
+    std::optional<uint64_t> seed;
+    bool greedy = false;
+    bool ids = false;
+    int64_t context = 4096;
+  };
+  auto args = std::make_shared<Args>();
+  cmd->add_option("model", args->model, "Model ID (owner/name) or path to a model folder")->required();
+  cmd->add_option("prompt", args->prompt, "The prompt");
+  cmd->add_option("--prompt-ids", args->prompt_ids, "The prompt as a JSON array of token IDs (no template)");
+  cmd->add_option("--temp", args->temperature, "Sampling temperature (0 = greedy)");
+  cmd->add_option("--top-p", args->top_p, "Nucleus sampling mass");
+  cmd->add_option("--max-tokens", args->max_tokens, "Most tokens to generate")->check(CLI::PositiveNumber);
+  cmd->add_option("--seed", args->seed, "Random seed");
+  cmd->add_option("--context", args->context, "Context length (prompt + answer)")->check(CLI::PositiveNumber);
+  cmd->add_flag("--greedy", args->greedy, "Always take the most likely token");
+  cmd->add_flag("--ids", args->ids, "Print the generated token IDs as a JSON array");
+  cmd->callback([args] {
+    store::Registry registry = open_registry();
+    auto downloader = make_downloader();
+    const auto folder = store::locate_model(store::parse_model_ref(args->model), *downloader, /*pull_if_missing=*/true);
+
+    std::vector<int32_t> prompt;
+    if (!args->prompt_ids.empty()) {
+      auto json = nlohmann::json::parse(args->prompt_ids, nullptr, false);
+      if (!json.is_array()) throw Error(Errc::invalid_argument, "--prompt-ids must be a JSON array of token IDs");
+      for (const auto& id : json) {
+        if (!id.is_number_integer()) throw Error(Errc::invalid_argument, "--prompt-ids must hold integers");
+        prompt.push_back(id.get<int32_t>());
+      }
+    } else {
+      throw Error(Errc::invalid_argument, "text prompts need the tokenizer (coming); give --prompt-ids");
+    }
+
+    auto backend = backend::make_cpu_backend();
+    model::Transformer model(folder, *backend);
+    engine::Generator generator(model, *backend, args->context);
+    engine::SamplingParams sampling;
+    sampling.temperature = args->greedy ? 0.0f : args->temperature;
+    sampling.top_p = args->top_p;
+    sampling.seed = args->seed;
+    engine::Sampler sampler(sampling, model.vocab_size());
+    std::vector<int32_t> stop;
+    for (int64_t id : model.config().eos_token_ids) stop.push_back(static_cast<int32_t>(id));
+
+    std::vector<int32_t> generated;
+    auto stats = generator.generate(prompt, sampler, args->max_tokens, stop, [&](int32_t token) {
+      generated.push_back(token);
+      return true;
+    });
+    if (args->ids) {
+      fmt::print("{}\n", nlohmann::json(generated).dump());
+    }
+    fmt::print(stderr, "prompt: {} tokens, {:.1f} tok/s; generation: {} tokens, {:.1f} tok/s\n", stats.prompt_tokens,
+               stats.prompt_tokens / std::max(stats.prefill_seconds, 1e-9), stats.generated_tokens,
+               stats.generated_tokens / std::max(stats.decode_seconds, 1e-9));
+  });
+}
+
+}  // namespace salut::cli

@@ -1,0 +1,98 @@
+#include "engine/generator.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "core/error.h"
+
+namespace salut::engine {
+
+using Clock = std::chrono::steady_clock;
+
+Generator::Generator(model::Transformer& model, backend::Backend& backend, int64_t context, int64_t prefill_chunk)
+    : model_(model), backend_(backend), prefill_chunk_(prefill_chunk), cache_(model.new_cache(context)) {
+  if (!model.has_embedding() || !model.has_head())
+    throw Error(Errc::internal, "a Generator needs every layer of the model");
+  hidden_ = backend_.alloc(prefill_chunk_, model.hidden_size());
+  last_ = backend_.alloc(1, model.hidden_size());
+  logits_ = backend_.alloc(1, model.vocab_size());
+  host_logits_.resize(model.vocab_size());
+}
+
+Generator::~Generator() {
+  backend_.free(hidden_);
+  backend_.free(last_);
+  backend_.free(logits_);
+}
+
+void Generator::step(std::span<const int32_t> tokens) {
+  for (size_t done = 0; done < tokens.size();) {
+    const size_t n = std::min<size_t>(prefill_chunk_, tokens.size() - done);
+    backend::Tensor hidden = hidden_.rows_view(0, static_cast<int64_t>(n));
+    model_.embed(tokens.subspan(done, n), hidden);
+    model_.forward(hidden, *cache_, cache_->length());
+    done += n;
+    if (done == tokens.size()) {
+      backend_.copy_rows(hidden, static_cast<int64_t>(n) - 1, last_, 0, 1);
+      model_.head(last_, logits_);
+      backend_.read_rows(logits_, 0, 1, host_logits_.data());
+    }
+  }
+}
+
+GenerationStats Generator::generate(std::span<const int32_t> prompt, Sampler& sampler, int64_t max_tokens,
+                                    std::span<const int32_t> stop_tokens, const TokenSink& on_token) {
+  if (prompt.empty()) throw Error(Errc::invalid_argument, "the prompt is empty");
+  const int64_t room = cache_->max_tokens() - static_cast<int64_t>(prompt.size());
+  if (room <= 0)
+    throw Error(Errc::invalid_argument, fmt::format("the prompt has {} tokens but the context holds {}", prompt.size(),
+                                                    cache_->max_tokens()));
+  max_tokens = std::min(max_tokens, room);
+  cache_->set_length(0);
+
+  GenerationStats stats;
+  stats.prompt_tokens = static_cast<int64_t>(prompt.size());
+  std::vector<int32_t> history(prompt.begin(), prompt.end());
+  auto start = Clock::now();
+  step(prompt);
+  stats.prefill_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+
+  start = Clock::now();
+  for (int64_t i = 0; i < max_tokens; ++i) {
+    const int32_t token = sampler.sample(host_logits_, history);
+    history.push_back(token);
+    if (std::find(stop_tokens.begin(), stop_tokens.end(), token) != stop_tokens.end()) {
+      stats.stopped_by_eos = true;
+      break;
+    }
+    ++stats.generated_tokens;
+    if (!on_token(token) || i + 1 == max_tokens) break;
+    const int32_t next[] = {token};
+    step(next);
+  }
+  stats.decode_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return stats;
+}
+
+std::vector<float> Generator::logits_for(std::span<const int32_t> tokens) {
+  const int64_t vocab = model_.vocab_size();
+  std::vector<float> out(tokens.size() * vocab);
+  cache_->set_length(0);
+  cache_->reserve(static_cast<int64_t>(tokens.size()));
+  backend::Tensor logits = backend_.alloc(prefill_chunk_, vocab);
+  for (size_t done = 0; done < tokens.size();) {
+    const size_t n = std::min<size_t>(prefill_chunk_, tokens.size() - done);
+    backend::Tensor hidden = hidden_.rows_view(0, static_cast<int64_t>(n));
+    backend::Tensor chunk_logits = logits.rows_view(0, static_cast<int64_t>(n));
+    model_.embed(tokens.subspan(done, n), hidden);
+    model_.forward(hidden, *cache_, cache_->length());
+    model_.head(hidden, chunk_logits);
+    backend_.read_rows(chunk_logits, 0, static_cast<int64_t>(n), out.data() + done * vocab);
+    done += n;
+  }
+  backend_.free(logits);
+  return out;
+}
+
+}  // namespace salut::engine

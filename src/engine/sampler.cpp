@@ -1,0 +1,166 @@
+#include "engine/sampler.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <set>
+
+#include "core/error.h"
+
+namespace salut::engine {
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+void require(bool ok, const std::string& message) {
+  if (!ok) throw Error(Errc::invalid_argument, message);
+}
+
+}  // namespace
+
+void SamplingParams::validate(int64_t vocab_size) const {
+  require(std::isfinite(temperature) && temperature >= 0, fmt::format("temperature must be >= 0 (got {})", temperature));
+  require(std::isfinite(top_p) && top_p > 0 && top_p <= 1, fmt::format("top_p must be in (0, 1] (got {})", top_p));
+  require(std::isfinite(min_p) && min_p >= 0 && min_p <= 1, fmt::format("min_p must be in [0, 1] (got {})", min_p));
+  require(min_tokens_to_keep >= 1, "min_tokens_to_keep must be >= 1");
+  require(top_k >= 0, fmt::format("top_k must be >= 0 (got {})", top_k));
+  require(std::isfinite(xtc_probability) && xtc_probability >= 0 && xtc_probability <= 1,
+          "xtc_probability must be in [0, 1]");
+  require(std::isfinite(xtc_threshold) && xtc_threshold >= 0 && xtc_threshold <= 0.5f,
+          "xtc_threshold must be in [0, 0.5]");
+  require(std::isfinite(repetition_penalty) && repetition_penalty > 0,
+          fmt::format("repetition_penalty must be > 0 (got {})", repetition_penalty));
+  require(std::isfinite(presence_penalty), "presence_penalty must be a finite number");
+  require(std::isfinite(frequency_penalty), "frequency_penalty must be a finite number");
+  require(penalty_context_size >= 0, "the penalty context size must be >= 0");
+  for (const auto& [token, bias] : logit_bias) {
+    require(token >= 0 && token < vocab_size, fmt::format("logit_bias names token {} outside the vocabulary", token));
+    require(std::isfinite(bias), "logit_bias values must be finite numbers");
+  }
+}
+
+void log_softmax(std::span<float> logits) {
+  const float max_logit = *std::max_element(logits.begin(), logits.end());
+  double total = 0;
+  for (float v : logits) total += std::exp(static_cast<double>(v - max_logit));
+  const float log_total = max_logit + static_cast<float>(std::log(total));
+  for (float& v : logits) v -= log_total;
+}
+
+Sampler::Sampler(SamplingParams params, int64_t vocab_size)
+    : params_(std::move(params)), vocab_size_(vocab_size), rng_(params_.seed.value_or(std::random_device{}())) {
+  params_.validate(vocab_size);
+}
+
+void Sampler::apply_processors(std::span<float> logits, std::span<const int32_t> history) const {
+  for (const auto& [token, bias] : params_.logit_bias) logits[token] += bias;
+  const size_t context = std::min(history.size(), static_cast<size_t>(params_.penalty_context_size));
+  auto recent = history.subspan(history.size() - context);
+  std::set<int32_t> seen;
+  for (int32_t token : recent)
+    if (token >= 0 && token < vocab_size_) seen.insert(token);
+  if (params_.repetition_penalty != 1.0f) {
+    for (int32_t token : seen) {  // each token once, as mlx-lm's scatter assignment does
+      float& v = logits[token];
+      v = v < 0 ? v * params_.repetition_penalty : v / params_.repetition_penalty;
+    }
+  }
+  if (params_.presence_penalty != 0.0f)
+    for (int32_t token : seen) logits[token] -= params_.presence_penalty;
+  if (params_.frequency_penalty != 0.0f)
+    for (int32_t token : recent)
+      if (token >= 0 && token < vocab_size_) logits[token] -= params_.frequency_penalty;
+}
+
+int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> history) {
+  apply_processors(logits, history);
+  if (params_.temperature == 0.0f)
+    return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+
+  // The filters work on log-probabilities, as mlx-lm's sampler receives them.
+  scratch_.assign(logits.begin(), logits.end());
+  std::span<float> logprobs(scratch_);
+  log_softmax(logprobs);
+  const int64_t n = vocab_size_;
+
+  if (params_.top_p > 0 && params_.top_p < 1) {
+    // Keep the smallest set of most likely tokens whose mass reaches top_p.
+    order_.resize(n);
+    std::iota(order_.begin(), order_.end(), 0);
+    std::sort(order_.begin(), order_.end(), [&](int32_t a, int32_t b) { return logprobs[a] > logprobs[b]; });
+    double mass = 0;
+    float threshold = kNegInf;
+    for (int64_t i = 0; i < n; ++i) {
+      threshold = logprobs[order_[i]];
+      mass += std::exp(static_cast<double>(threshold));
+      if (mass >= params_.top_p) break;
+    }
+    for (float& v : logprobs)
+      if (v < threshold) v = kNegInf;
+  }
+  if (params_.min_p > 0) {
+    const float top = *std::max_element(logprobs.begin(), logprobs.end());
+    const float floor = top + std::log(params_.min_p);
+    std::vector<int32_t> keep;
+    if (params_.min_tokens_to_keep > 1) {
+      order_.resize(n);
+      std::iota(order_.begin(), order_.end(), 0);
+      const int64_t k = std::min<int64_t>(params_.min_tokens_to_keep, n);
+      std::partial_sort(order_.begin(), order_.begin() + k, order_.end(),
+                        [&](int32_t a, int32_t b) { return logprobs[a] > logprobs[b]; });
+      keep.assign(order_.begin(), order_.begin() + k);
+    }
+    for (int64_t i = 0; i < n; ++i)
+      if (logprobs[i] < floor && std::find(keep.begin(), keep.end(), i) == keep.end()) logprobs[i] = kNegInf;
+  }
+  if (params_.xtc_probability > 0 && std::uniform_real_distribution<float>(0, 1)(rng_) <= params_.xtc_probability) {
+    // Exclude Top Choices: drop every token above the least likely one that clears the threshold.
+    float least_above = std::numeric_limits<float>::infinity();
+    for (float v : logprobs)
+      if (std::exp(v) > params_.xtc_threshold) least_above = std::min(least_above, std::exp(v));
+    for (int64_t i = 0; i < n; ++i) {
+      const bool special = std::find(params_.xtc_special_tokens.begin(), params_.xtc_special_tokens.end(), i) !=
+                           params_.xtc_special_tokens.end();
+      if (!special && std::exp(logprobs[i]) > least_above) logprobs[i] = kNegInf;
+    }
+  }
+  if (params_.top_k > 0 && params_.top_k < n) {
+    order_.resize(n);
+    std::iota(order_.begin(), order_.end(), 0);
+    std::nth_element(order_.begin(), order_.begin() + params_.top_k - 1, order_.end(),
+                     [&](int32_t a, int32_t b) { return logprobs[a] > logprobs[b]; });
+    const float kth = logprobs[order_[params_.top_k - 1]];
+    int64_t kept = 0;
+    for (float& v : logprobs) {
+      if (v > kth) ++kept;
+      else if (v < kth) v = kNegInf;
+    }
+    for (float& v : logprobs)  // ties at the k-th value: keep only as many as fit
+      if (v == kth && kth != kNegInf) {
+        if (kept < params_.top_k) ++kept;
+        else v = kNegInf;
+      }
+  }
+
+  // Categorical draw from softmax(logprobs / temperature).
+  const float inv_temp = 1.0f / params_.temperature;
+  float max_v = kNegInf;
+  for (float v : logprobs) max_v = std::max(max_v, v * inv_temp);
+  double total = 0;
+  for (float& v : logprobs) {
+    v = v == kNegInf ? 0.0f : static_cast<float>(std::exp(static_cast<double>(v * inv_temp - max_v)));
+    total += v;
+  }
+  double target = std::uniform_real_distribution<double>(0, total)(rng_);
+  for (int64_t i = 0; i < n; ++i) {
+    target -= logprobs[i];
+    if (target < 0) return static_cast<int32_t>(i);
+  }
+  for (int64_t i = n - 1; i >= 0; --i)  // rounding left a sliver: the last token with mass
+    if (logprobs[i] > 0) return static_cast<int32_t>(i);
+  return 0;
+}
+
+}  // namespace salut::engine

@@ -7,7 +7,9 @@
 #include "core/error.h"
 #include "engine/generator.h"
 #include "model/transformer.h"
-#include "store/model_locator.h"
+#include "chat/chat_template.h"
+#include "cli/text_io.h"
+#include "tokenizer/tokenizer.h"
 
 namespace salut::cli {
 
@@ -17,6 +19,7 @@ void add_run_command(CLI::App& app) {
     std::string model;
     std::string prompt;
     std::string prompt_ids;
+    bool raw = false;
     float temperature = 0.7f;
     float top_p = 1.0f;
     int64_t max_tokens = 256;
@@ -29,6 +32,7 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("model", args->model, "Model ID (owner/name) or path to a model folder")->required();
   cmd->add_option("prompt", args->prompt, "The prompt");
   cmd->add_option("--prompt-ids", args->prompt_ids, "The prompt as a JSON array of token IDs (no template)");
+  cmd->add_flag("--raw", args->raw, "Send the prompt as it is, without the chat template");
   cmd->add_option("--temp", args->temperature, "Sampling temperature (0 = greedy)");
   cmd->add_option("--top-p", args->top_p, "Nucleus sampling mass");
   cmd->add_option("--max-tokens", args->max_tokens, "Most tokens to generate")->check(CLI::PositiveNumber);
@@ -37,9 +41,8 @@ void add_run_command(CLI::App& app) {
   cmd->add_flag("--greedy", args->greedy, "Always take the most likely token");
   cmd->add_flag("--ids", args->ids, "Print the generated token IDs as a JSON array");
   cmd->callback([args] {
-    store::Registry registry = open_registry();
-    auto downloader = make_downloader();
-    const auto folder = store::locate_model(store::parse_model_ref(args->model), *downloader, /*pull_if_missing=*/true);
+    const auto folder = model_folder(args->model);
+    const auto tokenizer = tokenizer::Tokenizer::from_dir(folder);
 
     std::vector<int32_t> prompt;
     if (!args->prompt_ids.empty()) {
@@ -49,9 +52,15 @@ void add_run_command(CLI::App& app) {
         if (!id.is_number_integer()) throw Error(Errc::invalid_argument, "--prompt-ids must hold integers");
         prompt.push_back(id.get<int32_t>());
       }
+    } else if (args->raw) {
+      prompt = tokenizer.encode(args->prompt, /*add_special_tokens=*/true);
     } else {
-      throw Error(Errc::invalid_argument, "text prompts need the tokenizer (coming); give --prompt-ids");
+      nlohmann::ordered_json request = {{"messages", {{{"role", "user"}, {"content", args->prompt}}}},
+                                        {"add_generation_prompt", true}};
+      // The template writes BOS itself: no special tokens added on top.
+      prompt = tokenizer.encode(chat::ChatTemplate::load(folder).render(request), /*add_special_tokens=*/false);
     }
+    if (prompt.empty()) throw Error(Errc::invalid_argument, "the prompt is empty");
 
     auto backend = backend::make_cpu_backend();
     model::Transformer model(folder, *backend);
@@ -65,13 +74,17 @@ void add_run_command(CLI::App& app) {
     for (int64_t id : model.config().eos_token_ids) stop.push_back(static_cast<int32_t>(id));
 
     std::vector<int32_t> generated;
+    tokenizer::StreamingDetokenizer text(tokenizer, /*skip_special_tokens=*/true);
     auto stats = generator.generate(prompt, sampler, args->max_tokens, stop, [&](int32_t token) {
       generated.push_back(token);
+      if (!args->ids) {
+        std::fputs(text.push(token).c_str(), stdout);
+        std::fflush(stdout);
+      }
       return true;
     });
-    if (args->ids) {
-      fmt::print("{}\n", nlohmann::json(generated).dump());
-    }
+    if (args->ids) fmt::print("{}\n", nlohmann::json(generated).dump());
+    else fmt::print("{}\n", text.finish());
     fmt::print(stderr, "prompt: {} tokens, {:.1f} tok/s; generation: {} tokens, {:.1f} tok/s\n", stats.prompt_tokens,
                stats.prompt_tokens / std::max(stats.prefill_seconds, 1e-9), stats.generated_tokens,
                stats.generated_tokens / std::max(stats.decode_seconds, 1e-9));

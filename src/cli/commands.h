@@ -17,6 +17,10 @@ void add_rm_command(CLI::App& app);
 void add_display_name_command(CLI::App& app);
 void add_custom_command(CLI::App& app);
 void add_run_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
+void add_tokenize_command(CLI::App& app);
+void add_detokenize_command(CLI::App& app);
+void add_template_command(CLI::App& app);
 
 // The registry over the HF cache and the custom list, located from the environment.
 store::Registry open_registry();

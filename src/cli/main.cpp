@@ -51,6 +51,10 @@ int main(int argc, char** argv) {
   cli::add_display_name_command(app);
   cli::add_custom_command(app);
   cli::add_run_command(app);
+  cli::add_bench_command(app);
+  cli::add_tokenize_command(app);
+  cli::add_detokenize_command(app);
+  cli::add_template_command(app);
 
   try {
     // CLI11 would call a mistyped command a missing one; name it instead.

@@ -73,10 +73,10 @@ Transformer::Transformer(const std::filesystem::path& folder, backend::Backend& 
   attention_.head_dim = static_cast<int>(config_.head_dim);
   attention_.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(config_.head_dim)));
 
-  if (has_embedding() || (has_head() && config_.tie_word_embeddings)) embedding_ = load_linear("model.embed_tokens");
+  if (has_embedding() || (has_head() && config_.tie_word_embeddings)) embedding_ = load_linear("model.embed_tokens", config_.hidden_size);
   if (has_head()) {
     final_norm_ = load_vector("model.norm.weight");
-    output_ = config_.tie_word_embeddings ? embedding_ : load_linear("lm_head");
+    output_ = config_.tie_word_embeddings ? embedding_ : load_linear("lm_head", config_.hidden_size);
   }
   layers_.reserve(range_.size());
   for (int i = range_.begin; i < range_.end; ++i) layers_.push_back(load_layer(i));
@@ -84,8 +84,9 @@ Transformer::Transformer(const std::filesystem::path& folder, backend::Backend& 
 
 Transformer::~Transformer() = default;
 
-backend::LinearWeights Transformer::load_linear(const std::string& module) {
-  weights::LinearView view = weights::resolve_linear(store_, config_, module);
+// The input width settles what the shapes alone cannot (4-bit/64 and 8-bit/32 pack alike).
+backend::LinearWeights Transformer::load_linear(const std::string& module, int64_t in_features) {
+  weights::LinearView view = weights::resolve_linear(store_, config_, module, in_features);
   for (const weights::TensorView* t : {view.weight, view.scales, view.biases})
     if (t != nullptr) weight_bytes_ += t->nbytes;
   return backend_.load_linear(view);
@@ -112,16 +113,16 @@ Transformer::Layer Transformer::load_layer(int index) {
 
   const std::string attn = prefix + "self_attn.";
   if (arch_->fused_qkv) {
-    auto qkv = load_linear(attn + "qkv_proj");
+    auto qkv = load_linear(attn + "qkv_proj", config_.hidden_size);
     layer.q = backend_.slice_rows(qkv, 0, q_dim);
     layer.k = backend_.slice_rows(qkv, q_dim, kv_dim);
     layer.v = backend_.slice_rows(qkv, q_dim + kv_dim, kv_dim);
   } else {
-    layer.q = load_linear(attn + "q_proj");
-    layer.k = load_linear(attn + "k_proj");
-    layer.v = load_linear(attn + "v_proj");
+    layer.q = load_linear(attn + "q_proj", config_.hidden_size);
+    layer.k = load_linear(attn + "k_proj", config_.hidden_size);
+    layer.v = load_linear(attn + "v_proj", config_.hidden_size);
   }
-  layer.o = load_linear(attn + "o_proj");
+  layer.o = load_linear(attn + "o_proj", q_dim);
   if (arch_->qkv_bias) {
     layer.q_bias = load_vector(attn + "q_proj.bias");
     layer.k_bias = load_vector(attn + "k_proj.bias");
@@ -139,16 +140,16 @@ Transformer::Layer Transformer::load_layer(int index) {
 
   const std::string mlp = prefix + "mlp.";
   if (arch_->fused_gate_up) {
-    auto gate_up = load_linear(mlp + "gate_up_proj");
+    auto gate_up = load_linear(mlp + "gate_up_proj", config_.hidden_size);
     layer.gate = backend_.slice_rows(gate_up, 0, config_.intermediate_size);
     layer.up = backend_.slice_rows(gate_up, config_.intermediate_size, config_.intermediate_size);
   } else {
-    layer.gate = load_linear(mlp + "gate_proj");
-    layer.up = load_linear(mlp + "up_proj");
+    layer.gate = load_linear(mlp + "gate_proj", config_.hidden_size);
+    layer.up = load_linear(mlp + "up_proj", config_.hidden_size);
     layer.gate_bias = load_optional_vector(mlp + "gate_proj.bias");
     layer.up_bias = load_optional_vector(mlp + "up_proj.bias");
   }
-  layer.down = load_linear(mlp + "down_proj");
+  layer.down = load_linear(mlp + "down_proj", config_.intermediate_size);
   layer.down_bias = load_optional_vector(mlp + "down_proj.bias");
   return layer;
 }

@@ -69,7 +69,7 @@ class Transformer {
   Layer load_layer(int index);
   void run_layer(Layer& layer, backend::Tensor& hidden, backend::KvLayer& kv, int64_t first_position,
                  const backend::RopeParams& rope);
-  backend::LinearWeights load_linear(const std::string& module);
+  backend::LinearWeights load_linear(const std::string& module, int64_t in_features);
   backend::VectorWeights load_vector(const std::string& name);
   backend::VectorWeights load_optional_vector(const std::string& name);
 

@@ -1,16 +1,18 @@
 // The CPU backend: activations in host memory (f32), weights read in place from the mapped
-// safetensors files (no second copy), ops multithreaded with OpenMP.
+// safetensors files (no second copy), kernels chosen for this CPU (cpu/kernels.h), ops shared
+// between the threads of a pool (cpu/thread_pool.h).
 
 #include <fmt/format.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/cpu/kernels.h"
 #include "backend/cpu/ops.h"
 #include "backend/cpu/quantized_matmul.h"
+#include "backend/cpu/thread_pool.h"
 #include "core/error.h"
 #include "weights/quantization.h"
 
@@ -19,16 +21,17 @@ namespace {
 
 using cpu::CpuLinear;
 
+// Elementwise work below this many values stays on the calling thread.
+constexpr int64_t kMinParallelValues = 1 << 15;
+
 const CpuLinear& linear_of(const LinearWeights& w) { return *static_cast<const CpuLinear*>(w.impl.get()); }
 const float* vector_of(const VectorWeights& w) { return static_cast<const std::vector<float>*>(w.impl.get())->data(); }
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(int threads) {
-    if (threads > 0) omp_set_num_threads(threads);
-  }
+  explicit CpuBackend(int threads) : kernels_(cpu::active_kernels()), pool_(threads) {}
 
-  std::string name() const override { return fmt::format("cpu ({} threads)", omp_get_max_threads()); }
+  std::string name() const override { return fmt::format("cpu ({}, {} threads)", kernels_.name, pool_.threads()); }
 
   Tensor alloc(int64_t rows, int64_t cols) override {
     Tensor t;
@@ -92,48 +95,58 @@ class CpuBackend final : public Backend {
 
   void embed(const LinearWeights& table, std::span<const int32_t> ids, Tensor& out) override {
     const CpuLinear& t = linear_of(table);
-#pragma omp parallel for if (ids.size() > 8)
-    for (size_t i = 0; i < ids.size(); ++i) t.dequantize_row(ids[i], out.data + static_cast<int64_t>(i) * out.cols);
+    pool_.run_range(int64_t(ids.size()), 16, [&](int64_t first, int64_t last) {
+      for (int64_t i = first; i < last; ++i) t.dequantize_row(ids[size_t(i)], out.data + i * out.cols);
+    });
   }
 
   void rms_norm(const Tensor& x, const VectorWeights& weight, float eps, Tensor& out) override {
-    cpu::rms_norm_rows(x.data, x.rows, x.cols, vector_of(weight), eps, out.data);
+    cpu::rms_norm_rows(kernels_, pool_, x.data, x.rows, x.cols, vector_of(weight), eps, out.data);
   }
 
   void rms_norm_heads(Tensor& x, int head_dim, const VectorWeights& weight, float eps) override {
-    cpu::rms_norm_rows(x.data, x.size() / head_dim, head_dim, vector_of(weight), eps, x.data);
+    cpu::rms_norm_rows(kernels_, pool_, x.data, x.size() / head_dim, head_dim, vector_of(weight), eps, x.data);
   }
 
   void linear(const Tensor& x, const LinearWeights& weights, Tensor& out) override {
-    cpu::linear(x.data, x.rows, linear_of(weights), out.data);
+    cpu::linear(kernels_, pool_, x.data, x.rows, linear_of(weights), out.data);
   }
 
   void add_bias(Tensor& x, const VectorWeights& bias) override {
     const float* b = vector_of(bias);
-    for (int64_t r = 0; r < x.rows; ++r)
-      for (int64_t c = 0; c < x.cols; ++c) x.data[r * x.cols + c] += b[c];
+    pool_.run_range(x.rows, std::max<int64_t>(1, kMinParallelValues / x.cols), [&](int64_t first, int64_t last) {
+      for (int64_t r = first; r < last; ++r)
+        for (int64_t c = 0; c < x.cols; ++c) x.data[r * x.cols + c] += b[c];
+    });
   }
 
   void add(Tensor& x, const Tensor& y) override {
-    const int64_t n = x.size();
-#pragma omp parallel for if (n > 65536)
-    for (int64_t i = 0; i < n; ++i) x.data[i] += y.data[i];
+    pool_.run_range(x.size(), kMinParallelValues, [&](int64_t first, int64_t last) {
+      for (int64_t i = first; i < last; ++i) x.data[i] += y.data[i];
+    });
   }
 
   void swiglu(const Tensor& gate, const Tensor& up, Tensor& out) override {
-    cpu::swiglu(gate.data, up.data, gate.size(), out.data);
+    cpu::swiglu(kernels_, pool_, gate.data, up.data, gate.size(), out.data);
   }
 
   void rope(Tensor& x, int heads, int head_dim, const RopeParams& rope, int64_t first_position) override {
-    cpu::rope_rows(x.data, x.rows, heads, head_dim, rope, first_position);
+    rope_table_.prepare(rope, first_position, x.rows);
+    cpu::rope_rows(pool_, x.data, x.rows, heads, head_dim, rope, rope_table_);
   }
 
   void attention(const Tensor& q, const Tensor& k, const Tensor& v, KvLayer& cache, int64_t first_position,
                  const AttentionParams& params, Tensor& out) override {
     copy_rows(k, 0, cache.keys, first_position, k.rows);
     copy_rows(v, 0, cache.values, first_position, v.rows);
-    cpu::causal_attention(q.data, q.rows, cache.keys.data, cache.values.data, first_position, params, out.data);
+    cpu::causal_attention(kernels_, pool_, q.data, q.rows, cache.keys.data, cache.values.data, first_position, params,
+                          out.data);
   }
+
+ private:
+  const cpu::Kernels& kernels_;
+  cpu::ThreadPool pool_;
+  cpu::RopeTable rope_table_;  // shared by every layer of a forward pass
 };
 
 }  // namespace

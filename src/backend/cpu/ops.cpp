@@ -6,87 +6,90 @@
 
 namespace salut::backend::cpu {
 
-void rms_norm_rows(const float* x, int64_t rows, int64_t cols, const float* weight, float eps, float* out) {
-#pragma omp parallel for if (rows > 1)
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* in = x + r * cols;
-    float* o = out + r * cols;
-    float sum = 0;
-    for (int64_t c = 0; c < cols; ++c) sum += in[c] * in[c];
-    const float inv = 1.0f / std::sqrt(sum / static_cast<float>(cols) + eps);
-    for (int64_t c = 0; c < cols; ++c) o[c] = in[c] * inv * weight[c];
-  }
+// Elementwise work below this many values stays on one thread.
+constexpr int64_t kMinParallelValues = 1 << 15;
+
+void rms_norm_rows(const Kernels& k, ThreadPool& pool, const float* x, int64_t rows, int64_t cols, const float* weight,
+                   float eps, float* out) {
+  pool.run_range(rows, std::max<int64_t>(1, kMinParallelValues / std::max<int64_t>(cols, 1)), [&](int64_t a, int64_t b) {
+    for (int64_t r = a; r < b; ++r) k.rms_norm(x + r * cols, cols, weight, eps, out + r * cols);
+  });
 }
 
-void rope_rows(float* x, int64_t rows, int heads, int head_dim, const RopeParams& rope, int64_t first_position) {
-  const int half = rope.rotary_dim / 2;
-#pragma omp parallel for if (rows > 1)
-  for (int64_t r = 0; r < rows; ++r) {
+void swiglu(const Kernels& k, ThreadPool& pool, const float* gate, const float* up, int64_t n, float* out) {
+  pool.run_range(n, kMinParallelValues, [&](int64_t a, int64_t b) { k.swiglu(gate + a, up + a, b - a, out + a); });
+}
+
+void RopeTable::prepare(const RopeParams& rope, int64_t first_position, int64_t count) {
+  if (first == first_position && rows == count && inv_freq == rope.inv_freq) return;
+  const size_t half = rope.inv_freq.size();
+  cos.resize(size_t(count) * half);
+  sin.resize(size_t(count) * half);
+  for (int64_t r = 0; r < count; ++r) {
     const float position = static_cast<float>(first_position + r);
-    std::vector<float> cos_table(half), sin_table(half);
-    for (int i = 0; i < half; ++i) {
+    for (size_t i = 0; i < half; ++i) {
       const float angle = position * rope.inv_freq[i];
-      cos_table[i] = std::cos(angle);
-      sin_table[i] = std::sin(angle);
+      cos[r * half + i] = std::cos(angle);
+      sin[r * half + i] = std::sin(angle);
     }
+  }
+  first = first_position;
+  rows = count;
+  inv_freq = rope.inv_freq;
+}
+
+void rope_rows(ThreadPool& pool, float* x, int64_t rows, int heads, int head_dim, const RopeParams& rope,
+               const RopeTable& table) {
+  const int half = rope.rotary_dim / 2;
+  const int64_t grain = std::max<int64_t>(1, kMinParallelValues / (int64_t(heads) * head_dim));
+  pool.run_range(rows, grain, [&](int64_t first, int64_t last) {
+  for (int64_t r = first; r < last; ++r) {
+    const float* c = table.cos.data() + r * half;
+    const float* s = table.sin.data() + r * half;
     for (int h = 0; h < heads; ++h) {
-      float* v = x + r * heads * head_dim + static_cast<int64_t>(h) * head_dim;
+      float* v = x + (r * heads + h) * head_dim;
       if (rope.input_scale != 1.0f)
         for (int i = 0; i < rope.rotary_dim; ++i) v[i] *= rope.input_scale;
+      // rotate-half pairs (i, i + half); traditional pairs (2i, 2i + 1)
+      const int step = rope.traditional ? 2 : 1, partner = rope.traditional ? 1 : half;
       for (int i = 0; i < half; ++i) {
-        // rotate-half pairs (i, i + half); traditional pairs (2i, 2i + 1)
-        float& a = rope.traditional ? v[2 * i] : v[i];
-        float& b = rope.traditional ? v[2 * i + 1] : v[i + half];
+        float& a = v[i * step];
+        float& b = v[i * step + partner];
         const float x0 = a, x1 = b;
-        a = x0 * cos_table[i] - x1 * sin_table[i];
-        b = x0 * sin_table[i] + x1 * cos_table[i];
+        a = x0 * c[i] - x1 * s[i];
+        b = x0 * s[i] + x1 * c[i];
       }
     }
   }
+  });
 }
 
-void swiglu(const float* gate, const float* up, int64_t n, float* out) {
-#pragma omp parallel for if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) {
-    const float g = gate[i];
-    out[i] = g / (1.0f + std::exp(-g)) * up[i];
-  }
-}
-
-void causal_attention(const float* q, int64_t rows, const float* keys, const float* values, int64_t first_position,
-                      const AttentionParams& p, float* out) {
+void causal_attention(const Kernels& k, ThreadPool& pool, const float* q, int64_t rows, const float* keys,
+                      const float* values, int64_t first_position, const AttentionParams& p, float* out) {
   const int group = p.heads / p.kv_heads;
-  const int64_t kv_stride = static_cast<int64_t>(p.kv_heads) * p.head_dim;
-  const int64_t q_stride = static_cast<int64_t>(p.heads) * p.head_dim;
-#pragma omp parallel for collapse(2)
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int h = 0; h < p.heads; ++h) {
-      const int64_t visible = first_position + r + 1;
-      const float* qh = q + r * q_stride + static_cast<int64_t>(h) * p.head_dim;
-      const int kvh = h / group;
-      std::vector<float> scores(visible);
-      float max_score = -INFINITY;
-      for (int64_t t = 0; t < visible; ++t) {
-        const float* k = keys + t * kv_stride + static_cast<int64_t>(kvh) * p.head_dim;
-        float dot = 0;
-        for (int d = 0; d < p.head_dim; ++d) dot += qh[d] * k[d];
-        scores[t] = dot * p.scale;
-        max_score = std::max(max_score, scores[t]);
-      }
-      float total = 0;
-      for (int64_t t = 0; t < visible; ++t) {
-        scores[t] = std::exp(scores[t] - max_score);
-        total += scores[t];
-      }
-      float* o = out + r * q_stride + static_cast<int64_t>(h) * p.head_dim;
-      std::fill(o, o + p.head_dim, 0.0f);
-      for (int64_t t = 0; t < visible; ++t) {
-        const float w = scores[t] / total;
-        const float* v = values + t * kv_stride + static_cast<int64_t>(kvh) * p.head_dim;
-        for (int d = 0; d < p.head_dim; ++d) o[d] += w * v[d];
-      }
+  const int64_t kv_stride = int64_t(p.kv_heads) * p.head_dim;
+  const int64_t q_stride = int64_t(p.heads) * p.head_dim;
+  const int64_t pairs = rows * p.heads;
+  const int64_t last_visible = first_position + rows;
+  // one chunk per (row, head) pair, or per several when there are many; later rows see more
+  // keys, so chunks are claimed as threads come free rather than dealt out in slices
+  const int64_t chunks = std::min(pairs, ThreadPool::kMaxChunks);
+  const bool tiny = pairs * last_visible * p.head_dim < kMinParallelValues;
+  auto work = [&](int64_t chunk) {
+    thread_local std::vector<float> scores;
+    if (scores.size() < size_t(last_visible)) scores.resize(size_t(last_visible));
+    for (int64_t pair = pairs * chunk / chunks; pair < pairs * (chunk + 1) / chunks; ++pair) {
+      const int64_t r = pair / p.heads;
+      const int h = int(pair % p.heads), kvh = h / group;
+      k.attend(q + r * q_stride + int64_t(h) * p.head_dim, keys + int64_t(kvh) * p.head_dim,
+               values + int64_t(kvh) * p.head_dim, kv_stride, first_position + r + 1, p.head_dim, p.scale,
+               scores.data(), out + r * q_stride + int64_t(h) * p.head_dim);
     }
-  }
+  };
+  if (tiny)
+    for (int64_t c = 0; c < chunks; ++c) work(c);
+  else
+    pool.run(chunks, work);
 }
 
 }  // namespace salut::backend::cpu

@@ -1,24 +1,42 @@
 #pragma once
-// Scalar reference implementations of the transformer's elementwise and attention ops on the
-// CPU. Plain loops the compiler can vectorise; the tests compare faster paths against these.
+// The transformer's row-wise ops on the CPU, over whole tensors: each splits its rows (or
+// heads) between the pool's threads and runs one kernel table's per-row function on them.
+// Small ops (a decode step's) stay on the calling thread.
 
 #include <cstdint>
+#include <vector>
 
 #include "backend/backend.h"
+#include "backend/cpu/kernels.h"
+#include "backend/cpu/thread_pool.h"
 
 namespace salut::backend::cpu {
 
 // out[r] = x[r] / sqrt(mean(x[r]^2) + eps) * weight, reduced in float32 (as MLX's fast.rms_norm).
-void rms_norm_rows(const float* x, int64_t rows, int64_t cols, const float* weight, float eps, float* out);
+void rms_norm_rows(const Kernels& k, ThreadPool& pool, const float* x, int64_t rows, int64_t cols, const float* weight, float eps,
+                   float* out);
 
-void rope_rows(float* x, int64_t rows, int heads, int head_dim, const RopeParams& rope, int64_t first_position);
+void swiglu(const Kernels& k, ThreadPool& pool, const float* gate, const float* up, int64_t n, float* out);
 
-void swiglu(const float* gate, const float* up, int64_t n, float* out);
+// cos and sin of every rotated pair at positions [first, first + rows), computed once per
+// forward pass and shared by every layer's q and k (angle = position * inv_freq in f32).
+struct RopeTable {
+  int64_t first = -1;
+  int64_t rows = 0;
+  std::vector<float> inv_freq;  // what the table was made from
+  std::vector<float> cos, sin;  // [rows][rotary_dim / 2]
+
+  // Rebuilds the table unless it already holds these positions and frequencies.
+  void prepare(const RopeParams& rope, int64_t first_position, int64_t count);
+};
+
+// Rotates each head of every row in place (row r at table.first + r).
+void rope_rows(ThreadPool& pool, float* x, int64_t rows, int heads, int head_dim, const RopeParams& rope, const RopeTable& table);
 
 // Causal attention for `rows` queries at positions first_position.. over cached keys/values
 // [0, first_position + rows); GQA maps query head h to kv head h / (heads / kv_heads).
 // Softmax in float32 with the running-max trick.
-void causal_attention(const float* q, int64_t rows, const float* keys, const float* values, int64_t first_position,
-                      const AttentionParams& params, float* out);
+void causal_attention(const Kernels& k, ThreadPool& pool, const float* q, int64_t rows, const float* keys, const float* values,
+                      int64_t first_position, const AttentionParams& params, float* out);
 
 }  // namespace salut::backend::cpu

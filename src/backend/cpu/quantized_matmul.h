@@ -1,9 +1,16 @@
 #pragma once
 // Linear layers on the CPU: out[r] = W · x[r] for dense (F32/F16/BF16) and MLX-quantized
 // weights read in place from the mapped file.
+//
+// One activation row (decode) runs the kernels' matvec: every weight is read once, straight
+// from the mapping, and the output rows are split between the threads. Several rows (prefill)
+// dequantize a panel of weight rows at a time to f32 and multiply it with every activation row
+// (a GEMM), so each weight is decoded once per call however many tokens there are.
 
 #include <cstdint>
 
+#include "backend/cpu/kernels.h"
+#include "backend/cpu/thread_pool.h"
 #include "weights/quantization.h"
 
 namespace salut::backend::cpu {
@@ -14,14 +21,16 @@ struct CpuLinear {
   weights::LinearView view;
   int64_t first_row = 0;
   int64_t out_features = 0;
+  PackedMatrix packed;  // the window, as the kernels read it
 
   static CpuLinear from_view(const weights::LinearView& view);
   CpuLinear rows(int64_t first, int64_t count) const;
-  // Row `row` of this window as `view.in_features` floats.
+  // Row `row` of this window as `view.in_features` floats, exactly as mx.dequantize gives it
+  // (embeddings: mlx-lm dequantizes the gathered rows).
   void dequantize_row(int64_t row, float* out) const;
 };
 
-// out [rows, w.out_features] = x [rows, in] · Wᵀ.
-void linear(const float* x, int64_t rows, const CpuLinear& w, float* out);
+// out [rows, w.out_features] = x [rows, in] · Wᵀ with the given kernels on the pool's threads.
+void linear(const Kernels& kernels, ThreadPool& pool, const float* x, int64_t rows, const CpuLinear& w, float* out);
 
 }  // namespace salut::backend::cpu

@@ -1,0 +1,53 @@
+#include "backend/cpu/bandwidth.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+
+namespace salut::backend::cpu {
+namespace {
+
+// Sum of n words with four independent chains (the loads, not the adds, set the pace).
+uint64_t sum_words(const uint64_t* p, size_t n) {
+  uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) s0 += p[i], s1 += p[i + 1], s2 += p[i + 2], s3 += p[i + 3];
+  for (; i < n; ++i) s0 += p[i];
+  return s0 + s1 + s2 + s3;
+}
+
+}  // namespace
+
+MemoryBandwidth measure_memory_bandwidth(ThreadPool& pool, size_t bytes, int runs) {
+  using Clock = std::chrono::steady_clock;
+  auto since = [](Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); };
+  const int64_t words = int64_t(bytes / sizeof(uint64_t));
+  const int64_t grain = 1 << 19;  // 4 MiB chunks
+  std::unique_ptr<uint64_t[]> a(new uint64_t[words]), b(new uint64_t[words]);
+  pool.run_range(words, grain, [&](int64_t first, int64_t last) {
+    for (int64_t i = first; i < last; ++i) a[i] = uint64_t(i), b[i] = 0;  // every page touched before timing
+  });
+
+  MemoryBandwidth best;
+  best.threads = pool.threads();
+  std::atomic<uint64_t> sink{0};
+  for (int run = 0; run < runs; ++run) {
+    auto start = Clock::now();
+    pool.run_range(words, grain, [&](int64_t first, int64_t last) {
+      std::memcpy(b.get() + first, a.get() + first, size_t(last - first) * sizeof(uint64_t));
+    });
+    best.copy_gb_s = std::max(best.copy_gb_s, 2.0 * double(words * 8) / since(start) / 1e9);
+
+    start = Clock::now();
+    pool.run_range(words, grain, [&](int64_t first, int64_t last) {
+      sink.fetch_add(sum_words(a.get() + first, size_t(last - first)), std::memory_order_relaxed);
+    });
+    best.read_gb_s = std::max(best.read_gb_s, double(words * 8) / since(start) / 1e9);
+  }
+  return best;
+}
+
+}  // namespace salut::backend::cpu

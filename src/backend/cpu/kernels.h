@@ -1,0 +1,90 @@
+#pragma once
+// The CPU kernels, one table per instruction set (scalar reference, AVX2+FMA+F16C, AVX-512),
+// chosen once at run time. The table's functions are plain loops over raw pointers; threading,
+// scratch memory and the choice between decode and prefill paths live in the callers.
+//
+// A kernel table may read a block's values in any lane order it likes (see block_order), so
+// activations are first "prepared" into that order by the same table's prepare functions.
+
+#include <cstddef>
+#include <cstdint>
+
+#include "backend/backend.h"
+
+namespace salut::backend::cpu {
+
+enum class WeightFormat : uint8_t { f32, f16, bf16, affine, mxfp4, nvfp4, mxfp8 };
+enum class ScaleFormat : uint8_t { none, f32, f16, bf16, e8m0, e4m3 };
+
+// The weights of a linear layer as plain data (rows = output features, cols = input features),
+// pointing into the mapped file. Quantized rows hold cols * bits / 32 packed words; cols is a
+// multiple of 32 and of group_size.
+struct PackedMatrix {
+  WeightFormat format = WeightFormat::f32;
+  int bits = 32;            // per stored value: 32/16/16 dense, 2..8 affine, 4 fp4, 8 fp8
+  int group_size = 0;       // inputs per scale (0 when dense)
+  ScaleFormat scale_format = ScaleFormat::none;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  const std::byte* weight = nullptr;  // row 0
+  size_t weight_stride = 0;           // bytes from one row to the next
+  const std::byte* scales = nullptr;  // row 0's group scales
+  const std::byte* biases = nullptr;  // row 0's group biases (affine)
+  size_t scale_stride = 0;            // bytes per row of scales and biases
+  float global_scale = 1.0f;          // nvfp4: every group scale is multiplied by this
+  const std::byte* weight_end = nullptr;  // end of the mapped tensor: no load may pass it
+
+  bool quantized() const { return group_size > 0; }
+  int64_t groups() const { return quantized() ? cols / group_size : 0; }
+  const std::byte* weight_row(int64_t r) const { return weight + size_t(r) * weight_stride; }
+  const std::byte* scale_row(int64_t r) const { return scales + size_t(r) * scale_stride; }
+  const std::byte* bias_row(int64_t r) const { return biases + size_t(r) * scale_stride; }
+};
+
+// The SIMD tables keep a row's group scales on the stack: wider layers use the scalar table.
+inline constexpr int64_t kMaxSimdCols = 65536;
+
+// Floats of scratch a prepared activation row needs: the reordered row, then (quantized) the
+// plain sum of each group's inputs.
+inline int64_t prepared_size(const PackedMatrix& w) { return w.cols + w.groups(); }
+
+struct Kernels {
+  const char* name;
+
+  // ---- Linear layers ----
+  // Decode: x [cols] -> prepared [prepared_size(w)] (this table's order, scaled as its matvec wants).
+  void (*prepare_matvec)(const PackedMatrix& w, const float* x, float* prepared);
+  // y[r - first] = row r of W · x for r in [first, last), in f32 as MLX's quantized matmul:
+  // Σ_groups scale · Σ q_j x_j + bias · Σ x_j.
+  void (*matvec)(const PackedMatrix& w, const float* prepared, int64_t first, int64_t last, float* y);
+  // Prefill: columns [k0, k0 + kc) of `rows` activation rows (stride cols) into this table's
+  // order (stride kc). k0 and kc are multiples of 32.
+  void (*prepare_gemm)(const PackedMatrix& w, const float* x, int64_t rows, int64_t k0, int64_t kc, float* out);
+  // Rows [first, first + count) of W, columns [k0, k0 + kc), as f32 in the same order (stride kc).
+  void (*dequantize)(const PackedMatrix& w, int64_t first, int64_t count, int64_t k0, int64_t kc, float* out);
+  // C [m, n] (stride ldc) += A [m, k] (stride lda) · B [n, k]ᵀ (stride ldb); k a multiple of 32.
+  void (*gemm)(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
+               int64_t ldc);
+
+  // ---- Row-wise ops ----
+  // out = x / sqrt(mean(x²) + eps) * weight over `cols` values, reduced in f32 (may alias).
+  void (*rms_norm)(const float* x, int64_t cols, const float* weight, float eps, float* out);
+  // out = silu(gate) * up (may alias gate).
+  void (*swiglu)(const float* gate, const float* up, int64_t n, float* out);
+  // One query head over `visible` cached positions: softmax(q·Kᵀ·scale)·V in f32 with the running
+  // maximum. Keys and values of position t start at keys + t * stride. `scores` holds `visible`.
+  void (*attend)(const float* q, const float* keys, const float* values, int64_t stride, int64_t visible,
+                 int head_dim, float scale, float* scores, float* out);
+};
+
+const Kernels& scalar_kernels();
+const Kernels* avx2_kernels();    // nullptr when not built in
+const Kernels* avx512_kernels();  // nullptr when not built in
+
+// The kernels this process uses: SALUT_CPU_KERNELS=scalar|avx2|avx512 when set (an unknown or
+// unsupported name is an error), else the best the CPU supports. Decided once.
+const Kernels& active_kernels();
+// Every table this CPU can run, the scalar one first (for tests and benchmarks).
+int runnable_kernels(const Kernels* out[3]);
+
+}  // namespace salut::backend::cpu

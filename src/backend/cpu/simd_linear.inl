@@ -1,0 +1,477 @@
+// The linear-layer kernels, written once over an instruction-set description `Isa` and
+// included by kernels_avx2.cpp and kernels_avx512.cpp, each inside its own namespace and
+// compiled with its own flags (see those files for what `Isa` provides).
+//
+// Decode (matvec) streams each weight once: a block of 32 packed inputs is decoded into V
+// vectors (block_order.h says which input sits in which lane), multiplied with the prepared
+// activations and summed per group; the group's scale multiplies the group's sum once, and
+// the bias term is Σ bias·Σx over the groups, as MLX's quantized matmul computes it.
+// Prefill dequantizes a panel of weight rows to f32 (in the same lane order) and runs a
+// register-blocked dot-product GEMM over it, reusing each dequantized panel for every token.
+
+// Loops over a block's vectors or a tile's registers must be unrolled for the values to stay in
+// registers.
+#define SALUT_UNROLL _Pragma("GCC unroll 16")
+
+static constexpr int L = Isa::L;   // floats per vector
+static constexpr int V = 32 / L;   // vectors per 32-input block
+using F = typename Isa::F;
+using I = typename Isa::I;
+
+// ---- Where each input of a block goes ----
+
+template <WeightFormat Format, int Bits>
+inline constexpr BlockOrder kOrder = make_block_order(Format, Bits, L);
+
+// Per vector i and lane k of an affine block: the mask that picks value i, and 2^-shift.
+template <int Bits>
+struct AffineTables {
+  alignas(64) int32_t mask[V][L];
+  alignas(64) float inv_pow[V][L];
+};
+template <int Bits>
+constexpr AffineTables<Bits> make_affine_tables() {
+  AffineTables<Bits> t{};
+  constexpr AffineLanes g{Bits, L};
+  SALUT_UNROLL
+  for (int i = 0; i < V; ++i)
+    for (int k = 0; k < L; ++k) {
+      t.mask[i][k] = g.top_shift() && i == V - 1 ? -1 : int32_t(g.mask(i, k));
+      t.inv_pow[i][k] = 1.0f / float(1u << g.shift(i, k));
+    }
+  return t;
+}
+template <int Bits>
+inline constexpr AffineTables<Bits> kAffine = make_affine_tables<Bits>();
+
+// fp4 blocks with 16-input groups (nvfp4): which lanes of vector i hold the block's second group.
+struct LaneMasks {
+  alignas(64) int32_t mask[V][L];
+};
+static constexpr LaneMasks make_second_half_masks() {
+  LaneMasks m{};
+  constexpr BlockOrder o = make_block_order(WeightFormat::mxfp4, 4, L);
+  SALUT_UNROLL
+  for (int i = 0; i < V; ++i)
+    for (int k = 0; k < L; ++k) m.mask[i][k] = o.element[i * L + k] >= 16 ? -1 : 0;
+  return m;
+}
+inline constexpr LaneMasks kSecondHalf16 = make_second_half_masks();
+
+static const BlockOrder* order_of(const PackedMatrix& w) {
+  switch (w.format) {
+    case WeightFormat::affine:
+      switch (w.bits) {
+        case 2: return &kOrder<WeightFormat::affine, 2>;
+        case 3: return &kOrder<WeightFormat::affine, 3>;
+        case 4: return &kOrder<WeightFormat::affine, 4>;
+        case 5: return &kOrder<WeightFormat::affine, 5>;
+        case 6: return &kOrder<WeightFormat::affine, 6>;
+        case 8: return &kOrder<WeightFormat::affine, 8>;
+      }
+      return nullptr;
+    case WeightFormat::mxfp4:
+    case WeightFormat::nvfp4: return &kOrder<WeightFormat::mxfp4, 4>;
+    default: return nullptr;  // natural order
+  }
+}
+
+// ---- Scales, converted a row at a time ----
+
+static float e8m0(uint8_t v) { return v == 0 ? std::bit_cast<float>(0x00400000u) : std::bit_cast<float>(uint32_t(v) << 23); }
+
+static constexpr float e4m3_value(int v) {
+  if ((v & 0x7f) == 0x7f) return __builtin_nanf("");
+  const int exp = (v >> 3) & 0xf, mant = v & 7;
+  float mag = exp == 0 ? float(mant) / 512.0f : float(8 + mant);
+  for (int e = 10; e < exp; ++e) mag *= 2.0f;  // (8 + m) * 2^(exp - 10)
+  for (int e = exp; e < 10 && exp != 0; ++e) mag /= 2.0f;
+  return (v & 0x80) ? -mag : mag;
+}
+struct E4m3Table {
+  float value[256];
+};
+static constexpr E4m3Table make_e4m3_table() {
+  E4m3Table t{};
+  for (int v = 0; v < 256; ++v) t.value[v] = e4m3_value(v);
+  return t;
+}
+inline constexpr E4m3Table kE4m3 = make_e4m3_table();
+
+// L values of a dense row as f32.
+template <WeightFormat Format>
+static inline F load_dense(const std::byte* p) {
+  if constexpr (Format == WeightFormat::f32) return Isa::load_f32(p);
+  else if constexpr (Format == WeightFormat::f16) return Isa::load_f16(p);
+  else return Isa::load_bf16(p);
+}
+
+static constexpr int scale_bytes(ScaleFormat s) {
+  return s == ScaleFormat::f32 ? 4 : s == ScaleFormat::f16 || s == ScaleFormat::bf16 ? 2 : 1;
+}
+
+// n values of a scale (or bias) row as f32, times `factor` (the decoders' constant value scale).
+template <ScaleFormat S>
+static void convert_scales(const std::byte* src, int64_t n, float factor, float global, float* out) {
+  int64_t g = 0;
+  if constexpr (S == ScaleFormat::f32 || S == ScaleFormat::f16 || S == ScaleFormat::bf16) {
+    constexpr WeightFormat kAs = S == ScaleFormat::f32 ? WeightFormat::f32
+                                 : S == ScaleFormat::f16 ? WeightFormat::f16 : WeightFormat::bf16;
+    const F f = Isa::set1(factor);
+    for (; g + L <= n; g += L) Isa::store(out + g, Isa::mul(load_dense<kAs>(src + g * scale_bytes(S)), f));
+  }
+  for (; g < n; ++g) {
+    float v;
+    if constexpr (S == ScaleFormat::f32) {
+      std::memcpy(&v, src + 4 * g, 4);
+    } else if constexpr (S == ScaleFormat::f16 || S == ScaleFormat::bf16) {
+      uint16_t h;
+      std::memcpy(&h, src + 2 * g, 2);
+      v = S == ScaleFormat::f16 ? _cvtsh_ss(h) : std::bit_cast<float>(uint32_t(h) << 16);
+    } else if constexpr (S == ScaleFormat::e8m0) {
+      v = e8m0(std::to_integer<uint8_t>(src[g]));
+    } else {
+      v = kE4m3.value[std::to_integer<uint8_t>(src[g])] * global;
+    }
+    out[g] = v * factor;
+  }
+}
+
+// ---- Block decoders: 32 inputs -> V vectors in block order ----
+
+// Affine: the raw masked values (value i of lane k arrives times 2^shift(i, k)).
+template <int Bits>
+struct AffineDecoder {
+  static constexpr int kBytes = 4 * Bits;
+  static constexpr float kValueScale = 1.0f;
+  static constexpr bool kBias = true;
+  // The 3-bit loader reads 16 bytes of a 12-byte block: near the tensor's end it reads a copy.
+  static constexpr bool kOverreads = Bits == 3;
+
+  static inline void decode(const std::byte* p, const std::byte* end, F v[V]) {
+    I lanes;
+    if constexpr (kOverreads) {
+      if (p + 16 > end) [[unlikely]] {
+        alignas(16) std::byte copy[16] = {};
+        std::memcpy(copy, p, kBytes);
+        lanes = Isa::template affine_lanes<Bits>(copy);
+      } else {
+        lanes = Isa::template affine_lanes<Bits>(p);
+      }
+    } else {
+      lanes = Isa::template affine_lanes<Bits>(p);
+    }
+    constexpr AffineLanes g{Bits, L};
+    SALUT_UNROLL
+    for (int i = 0; i < V; ++i) {
+      if (g.top_shift() && i == V - 1)
+        v[i] = Isa::cvt(Isa::template srli<32 - Bits>(lanes));
+      else
+        v[i] = Isa::cvt(Isa::and_i(lanes, Isa::load_i(kAffine<Bits>.mask[i])));
+    }
+  }
+  // The true value's factor per vector (the matvec folds it into x instead).
+  static inline F unshift(int i) { return Isa::load(kAffine<Bits>.inv_pow[i]); }
+};
+
+// mxfp4 / nvfp4: E2M1 values times 2 (small integers).
+struct Fp4Decoder {
+  static constexpr int kBytes = 16;
+  static constexpr float kValueScale = 0.5f;
+  static constexpr bool kBias = false;
+  static inline void decode(const std::byte* p, const std::byte*, F v[V]) { Isa::fp4_values(p, v); }
+  static inline F unshift(int) { return Isa::set1(1.0f); }
+};
+
+// mxfp8: E4M3 values times 2^-8 (exact, through f16).
+struct Fp8Decoder {
+  static constexpr int kBytes = 32;
+  static constexpr float kValueScale = 256.0f;
+  static constexpr bool kBias = false;
+  static inline void decode(const std::byte* p, const std::byte*, F v[V]) { Isa::fp8_values(p, v); }
+  static inline F unshift(int) { return Isa::set1(1.0f); }
+};
+
+static inline F sum_of_vectors(const F d[V]) {
+  if constexpr (V == 4) return Isa::add(Isa::add(d[0], d[1]), Isa::add(d[2], d[3]));
+  else return Isa::add(d[0], d[1]);
+}
+
+// ---- Activations ----
+
+static void reorder_block(const BlockOrder& o, const float* x, float* out, bool prescale) {
+  for (int p = 0; p < 32; ++p) {
+    const float v = x[o.element[p]];
+    out[p] = prescale ? v / float(1u << o.shift[p]) : v;
+  }
+}
+
+static float sum_of(const float* x, int64_t n) {
+  F a = Isa::zero();
+  int64_t j = 0;
+  for (; j + L <= n; j += L) a = Isa::add(a, Isa::load(x + j));
+  float s = Isa::hsum(a);
+  for (; j < n; ++j) s += x[j];
+  return s;
+}
+
+static void prepare_matvec(const PackedMatrix& w, const float* x, float* prepared) {
+  const BlockOrder* o = order_of(w);
+  if (o == nullptr) {
+    std::memcpy(prepared, x, size_t(w.cols) * sizeof(float));
+  } else {
+    const bool prescale = w.format == WeightFormat::affine;
+    for (int64_t b = 0; b < w.cols; b += 32) reorder_block(*o, x + b, prepared + b, prescale);
+  }
+  float* sums = prepared + w.cols;
+  for (int64_t g = 0; g < w.groups(); ++g) sums[g] = sum_of(x + g * w.group_size, w.group_size);
+}
+
+static void prepare_gemm(const PackedMatrix& w, const float* x, int64_t rows, int64_t k0, int64_t kc, float* out) {
+  const BlockOrder* o = order_of(w);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* src = x + r * w.cols + k0;
+    float* dst = out + r * kc;
+    if (o == nullptr)
+      std::memcpy(dst, src, size_t(kc) * sizeof(float));
+    else
+      for (int64_t b = 0; b < kc; b += 32) reorder_block(*o, src + b, dst + b, false);
+  }
+}
+
+// ---- Decode: quantized matrix-vector ----
+
+// Scratch for one row's converted scales and biases (the callers keep cols <= kMaxSimdCols).
+static constexpr int64_t kMaxGroups = kMaxSimdCols / 16;
+
+template <class Decoder, ScaleFormat S>
+static void matvec_quantized(const PackedMatrix& w, const float* prepared, int64_t first, int64_t last, float* y) {
+  const int64_t groups = w.groups();
+  const int64_t blocks_per_group = w.group_size / 32;  // 0 for nvfp4's 16
+  const float* sums = prepared + w.cols;
+  alignas(64) float scale[kMaxGroups];
+  alignas(64) float bias[kMaxGroups];
+  for (int64_t r = first; r < last; ++r) {
+    convert_scales<S>(w.scale_row(r), groups, Decoder::kValueScale, w.global_scale, scale);
+    float bias_total = 0;
+    if constexpr (Decoder::kBias) {
+      convert_scales<S>(w.bias_row(r), groups, 1.0f, 1.0f, bias);
+      F b = Isa::zero();
+      int64_t g = 0;
+      for (; g + L <= groups; g += L) b = Isa::fma(Isa::load(bias + g), Isa::load(sums + g), b);
+      bias_total = Isa::hsum(b);
+      for (; g < groups; ++g) bias_total += bias[g] * sums[g];
+    }
+    const std::byte* p = w.weight_row(r);
+    const float* x = prepared;
+    F acc0 = Isa::zero(), acc1 = Isa::zero();  // two chains: even and odd groups
+    if (blocks_per_group > 0) {
+      // Σ over one group's blocks of value · x, per lane
+      auto group_dot = [&]() {
+        F d[V];
+        SALUT_UNROLL
+        for (int i = 0; i < V; ++i) d[i] = Isa::zero();
+        for (int64_t b = 0; b < blocks_per_group; ++b, p += Decoder::kBytes, x += 32) {
+          F v[V];
+          Decoder::decode(p, w.weight_end, v);
+          SALUT_UNROLL
+          for (int i = 0; i < V; ++i) d[i] = Isa::fma(v[i], Isa::load(x + i * L), d[i]);
+        }
+        return sum_of_vectors(d);
+      };
+      int64_t g = 0;
+      for (; g + 2 <= groups; g += 2) {
+        acc0 = Isa::fma(group_dot(), Isa::set1(scale[g]), acc0);
+        acc1 = Isa::fma(group_dot(), Isa::set1(scale[g + 1]), acc1);
+      }
+      if (g < groups) acc0 = Isa::fma(group_dot(), Isa::set1(scale[g]), acc0);
+    } else {  // two groups of 16 per block: each lane's group by the block order
+      for (int64_t g = 0; g < groups; g += 2, p += Decoder::kBytes, x += 32) {
+        F v[V];
+        Decoder::decode(p, w.weight_end, v);
+        const F lo = Isa::set1(scale[g]), hi = Isa::set1(scale[g + 1]);
+        SALUT_UNROLL
+        for (int i = 0; i < V; ++i) {
+          const F s = Isa::blend(lo, hi, Isa::load_i(kSecondHalf16.mask[i]));
+          const F product = Isa::mul(v[i], Isa::load(x + i * L));
+          if (i % 2 == 0) acc0 = Isa::fma(product, s, acc0);
+          else acc1 = Isa::fma(product, s, acc1);
+        }
+      }
+    }
+    y[r - first] = Isa::hsum(Isa::add(acc0, acc1)) + bias_total;
+  }
+}
+
+// ---- Decode: dense matrix-vector ----
+
+template <WeightFormat Format>
+static inline float dense_value(const std::byte* p) {
+  if constexpr (Format == WeightFormat::f32) return weights::load_f32(p);
+  else if constexpr (Format == WeightFormat::f16) return weights::f16_to_f32(weights::load_u16(p));
+  else return weights::bf16_to_f32(weights::load_u16(p));
+}
+
+template <WeightFormat Format>
+static void matvec_dense(const PackedMatrix& w, const float* x, int64_t first, int64_t last, float* y) {
+  constexpr int kItem = Format == WeightFormat::f32 ? 4 : 2;
+  for (int64_t r = first; r < last; ++r) {
+    const std::byte* p = w.weight_row(r);
+    F acc[4] = {Isa::zero(), Isa::zero(), Isa::zero(), Isa::zero()};
+    int64_t j = 0;
+    for (; j + 4 * L <= w.cols; j += 4 * L)
+      SALUT_UNROLL
+      for (int u = 0; u < 4; ++u)
+        acc[u] = Isa::fma(load_dense<Format>(p + (j + u * L) * kItem), Isa::load(x + j + u * L), acc[u]);
+    for (; j + L <= w.cols; j += L) acc[0] = Isa::fma(load_dense<Format>(p + j * kItem), Isa::load(x + j), acc[0]);
+    float total = Isa::hsum(Isa::add(Isa::add(acc[0], acc[1]), Isa::add(acc[2], acc[3])));
+    for (; j < w.cols; ++j) total += dense_value<Format>(p + j * kItem) * x[j];  // cols not a multiple of L
+    y[r - first] = total;
+  }
+}
+
+template <int Bits>
+static void matvec_affine(const PackedMatrix& w, const float* prepared, int64_t first, int64_t last, float* y) {
+  switch (w.scale_format) {
+    case ScaleFormat::f32: return matvec_quantized<AffineDecoder<Bits>, ScaleFormat::f32>(w, prepared, first, last, y);
+    case ScaleFormat::f16: return matvec_quantized<AffineDecoder<Bits>, ScaleFormat::f16>(w, prepared, first, last, y);
+    default: return matvec_quantized<AffineDecoder<Bits>, ScaleFormat::bf16>(w, prepared, first, last, y);
+  }
+}
+
+static void matvec(const PackedMatrix& w, const float* prepared, int64_t first, int64_t last, float* y) {
+  switch (w.format) {
+    case WeightFormat::f32: return matvec_dense<WeightFormat::f32>(w, prepared, first, last, y);
+    case WeightFormat::f16: return matvec_dense<WeightFormat::f16>(w, prepared, first, last, y);
+    case WeightFormat::bf16: return matvec_dense<WeightFormat::bf16>(w, prepared, first, last, y);
+    case WeightFormat::mxfp4: return matvec_quantized<Fp4Decoder, ScaleFormat::e8m0>(w, prepared, first, last, y);
+    case WeightFormat::nvfp4: return matvec_quantized<Fp4Decoder, ScaleFormat::e4m3>(w, prepared, first, last, y);
+    case WeightFormat::mxfp8: return matvec_quantized<Fp8Decoder, ScaleFormat::e8m0>(w, prepared, first, last, y);
+    case WeightFormat::affine:
+      switch (w.bits) {
+        case 2: return matvec_affine<2>(w, prepared, first, last, y);
+        case 3: return matvec_affine<3>(w, prepared, first, last, y);
+        case 4: return matvec_affine<4>(w, prepared, first, last, y);
+        case 5: return matvec_affine<5>(w, prepared, first, last, y);
+        case 6: return matvec_affine<6>(w, prepared, first, last, y);
+        case 8: return matvec_affine<8>(w, prepared, first, last, y);
+      }
+  }
+}
+
+// ---- Prefill: dequantize a panel ----
+
+template <class Decoder, ScaleFormat S>
+static void dequantize_quantized(const PackedMatrix& w, int64_t first, int64_t count, int64_t k0, int64_t kc,
+                                 float* out) {
+  const int64_t g0 = k0 / w.group_size, groups = kc / w.group_size;
+  alignas(64) float scale[kMaxGroups];
+  alignas(64) float bias[kMaxGroups];
+  for (int64_t r = first; r < first + count; ++r) {
+    float* o = out + (r - first) * kc;
+    convert_scales<S>(w.scale_row(r) + g0 * scale_bytes(S), groups, Decoder::kValueScale, w.global_scale, scale);
+    if constexpr (Decoder::kBias) convert_scales<S>(w.bias_row(r) + g0 * scale_bytes(S), groups, 1.0f, 1.0f, bias);
+    const std::byte* p = w.weight_row(r) + k0 / 32 * Decoder::kBytes;
+    for (int64_t b = 0; b < kc; b += 32, p += Decoder::kBytes) {
+      F v[V];
+      Decoder::decode(p, w.weight_end, v);
+      const int64_t g = b / w.group_size;
+      SALUT_UNROLL
+      for (int i = 0; i < V; ++i) {
+        F s = w.group_size >= 32 ? Isa::set1(scale[g])
+                                 : Isa::blend(Isa::set1(scale[g]), Isa::set1(scale[g + 1]), Isa::load_i(kSecondHalf16.mask[i]));
+        s = Isa::mul(s, Decoder::unshift(i));
+        Isa::store(o + b + i * L, Decoder::kBias ? Isa::fma(v[i], s, Isa::set1(bias[g])) : Isa::mul(v[i], s));
+      }
+    }
+  }
+}
+
+template <WeightFormat Format>
+static void dequantize_dense(const PackedMatrix& w, int64_t first, int64_t count, int64_t k0, int64_t kc, float* out) {
+  constexpr int kItem = Format == WeightFormat::f32 ? 4 : 2;
+  for (int64_t r = first; r < first + count; ++r) {
+    const std::byte* p = w.weight_row(r) + k0 * kItem;
+    float* o = out + (r - first) * kc;
+    int64_t j = 0;
+    for (; j + L <= kc; j += L) Isa::store(o + j, load_dense<Format>(p + j * kItem));
+    for (; j < kc; ++j) o[j] = dense_value<Format>(p + j * kItem);
+  }
+}
+
+template <int Bits>
+static void dequantize_affine(const PackedMatrix& w, int64_t first, int64_t count, int64_t k0, int64_t kc,
+                              float* out) {
+  switch (w.scale_format) {
+    case ScaleFormat::f32: return dequantize_quantized<AffineDecoder<Bits>, ScaleFormat::f32>(w, first, count, k0, kc, out);
+    case ScaleFormat::f16: return dequantize_quantized<AffineDecoder<Bits>, ScaleFormat::f16>(w, first, count, k0, kc, out);
+    default: return dequantize_quantized<AffineDecoder<Bits>, ScaleFormat::bf16>(w, first, count, k0, kc, out);
+  }
+}
+
+static void dequantize(const PackedMatrix& w, int64_t first, int64_t count, int64_t k0, int64_t kc, float* out) {
+  switch (w.format) {
+    case WeightFormat::f32: return dequantize_dense<WeightFormat::f32>(w, first, count, k0, kc, out);
+    case WeightFormat::f16: return dequantize_dense<WeightFormat::f16>(w, first, count, k0, kc, out);
+    case WeightFormat::bf16: return dequantize_dense<WeightFormat::bf16>(w, first, count, k0, kc, out);
+    case WeightFormat::mxfp4: return dequantize_quantized<Fp4Decoder, ScaleFormat::e8m0>(w, first, count, k0, kc, out);
+    case WeightFormat::nvfp4: return dequantize_quantized<Fp4Decoder, ScaleFormat::e4m3>(w, first, count, k0, kc, out);
+    case WeightFormat::mxfp8: return dequantize_quantized<Fp8Decoder, ScaleFormat::e8m0>(w, first, count, k0, kc, out);
+    case WeightFormat::affine:
+      switch (w.bits) {
+        case 2: return dequantize_affine<2>(w, first, count, k0, kc, out);
+        case 3: return dequantize_affine<3>(w, first, count, k0, kc, out);
+        case 4: return dequantize_affine<4>(w, first, count, k0, kc, out);
+        case 5: return dequantize_affine<5>(w, first, count, k0, kc, out);
+        case 6: return dequantize_affine<6>(w, first, count, k0, kc, out);
+        case 8: return dequantize_affine<8>(w, first, count, k0, kc, out);
+      }
+  }
+}
+
+// ---- Prefill: GEMM on f32 panels ----
+
+// An M x N tile of dot products over k (a multiple of L): M rows of A against N rows of B.
+template <int M, int N>
+static inline void gemm_tile(int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
+                             int64_t ldc) {
+  F acc[M][N];
+  SALUT_UNROLL
+  for (int i = 0; i < M; ++i)
+    SALUT_UNROLL
+    for (int j = 0; j < N; ++j) acc[i][j] = Isa::zero();
+  for (int64_t p = 0; p < k; p += L) {
+    F av[M];
+    SALUT_UNROLL
+    for (int i = 0; i < M; ++i) av[i] = Isa::load(a + i * lda + p);
+    SALUT_UNROLL
+    for (int j = 0; j < N; ++j) {
+      const F bv = Isa::load(b + j * ldb + p);
+      SALUT_UNROLL
+      for (int i = 0; i < M; ++i) acc[i][j] = Isa::fma(av[i], bv, acc[i][j]);
+    }
+  }
+  SALUT_UNROLL
+  for (int i = 0; i < M; ++i)
+    SALUT_UNROLL
+    for (int j = 0; j < N; ++j) c[i * ldc + j] += Isa::hsum(acc[i][j]);
+}
+
+template <int M>
+static inline void gemm_rows(int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
+                             int64_t ldc) {
+  constexpr int N = Isa::kGemmN;
+  int64_t j = 0;
+  for (; j + N <= n; j += N) gemm_tile<M, N>(k, a, lda, b + j * ldb, ldb, c + j, ldc);
+  for (; j < n; ++j) gemm_tile<M, 1>(k, a, lda, b + j * ldb, ldb, c + j, ldc);
+}
+
+static void gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
+                 int64_t ldc) {
+  constexpr int M = Isa::kGemmM;
+  int64_t i = 0;
+  for (; i + M <= m; i += M) gemm_rows<M>(n, k, a + i * lda, lda, b, ldb, c + i * ldc, ldc);
+  for (; i < m; ++i) gemm_rows<1>(n, k, a + i * lda, lda, b, ldb, c + i * ldc, ldc);
+}
+
+#undef SALUT_UNROLL

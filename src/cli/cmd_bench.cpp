@@ -1,0 +1,137 @@
+// salut bench: prefill and decode speed of a model on this machine, and how close decode comes
+// to the memory bandwidth measured in the same run (decode reads every weight once per token).
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "backend/cpu/bandwidth.h"
+#include "cli/commands.h"
+#include "core/error.h"
+#include "engine/generator.h"
+#include "engine/sampler.h"
+#include "model/transformer.h"
+#include "store/model_locator.h"
+#include "weights/weight_store.h"
+
+namespace salut::cli {
+namespace {
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown";
+}
+
+struct Result {
+  double prefill_tps = 0, decode_tps = 0;
+};
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("bench", "Measure prefill and decode speed against this machine's memory bandwidth");
+  struct Args {
+    std::string model;
+    int64_t prompt = 512;
+    int64_t tokens = 128;
+    int threads = 0;
+    int repeat = 1;
+    double buffer_gb = 1.0;
+    bool json = false;
+  };
+  auto args = std::make_shared<Args>();
+  cmd->add_option("model", args->model, "Model ID (owner/name) or path to a model folder")->required();
+  cmd->add_option("--prompt", args->prompt, "Prompt tokens to prefill (random IDs, fixed seed)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--tokens", args->tokens, "Tokens to decode, one at a time")->check(CLI::Range(2, 1 << 20));
+  cmd->add_option("--threads", args->threads, "CPU threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--repeat", args->repeat, "Runs of prefill + decode; the median is reported")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--bandwidth-buffer-gb", args->buffer_gb, "Size of each buffer of the bandwidth test")
+      ->check(CLI::Range(0.01, 64.0));
+  cmd->add_flag("--json", args->json, "Print one JSON object instead of a table");
+  cmd->callback([args] {
+    store::Registry registry = open_registry();
+    auto downloader = make_downloader();
+    const auto folder = store::locate_model(store::parse_model_ref(args->model), *downloader, /*pull_if_missing=*/true);
+
+    auto backend = backend::make_cpu_backend(args->threads);
+    model::Transformer model(folder, *backend);
+    // Decode reads every weight once per token, except an untied embedding table (one row).
+    uint64_t bytes_per_token = model.weight_bytes();
+    if (!model.config().tie_word_embeddings)
+      bytes_per_token -= weights::WeightStore::open(folder).bytes_for_prefix("model.embed_tokens.");
+
+    std::mt19937 rng(1234);
+    std::uniform_int_distribution<int32_t> token(0, int32_t(model.vocab_size() - 1));
+    std::vector<int32_t> prompt(size_t(args->prompt));
+    for (auto& t : prompt) t = token(rng);
+
+    engine::Generator generator(model, *backend, args->prompt + args->tokens + 1);
+    engine::SamplingParams greedy;
+    greedy.temperature = 0;
+    auto run = [&](std::span<const int32_t> p, int64_t tokens) {
+      engine::Sampler sampler(greedy, model.vocab_size());
+      const auto stats = generator.generate(p, sampler, tokens, {}, [](int32_t) { return true; });
+      // decode: the steps after the first token (that one comes from the prefill's logits)
+      return Result{double(stats.prompt_tokens) / stats.prefill_seconds,
+                    double(stats.generated_tokens - 1) / stats.decode_seconds};
+    };
+    run(std::span(prompt).first(std::min<size_t>(prompt.size(), 16)), 4);  // page the weights in
+
+    std::vector<Result> results;
+    for (int i = 0; i < args->repeat; ++i) results.push_back(run(prompt, args->tokens));
+    auto median = [&](double Result::*field) {
+      std::vector<double> v;
+      for (const auto& r : results) v.push_back(r.*field);
+      std::sort(v.begin(), v.end());
+      return v[v.size() / 2];
+    };
+    const double prefill = median(&Result::prefill_tps), decode = median(&Result::decode_tps);
+    backend::cpu::ThreadPool pool(args->threads);
+    const auto bw = backend::cpu::measure_memory_bandwidth(pool, size_t(args->buffer_gb * 1e9), 5);
+    const double achieved = double(bytes_per_token) * decode / 1e9;
+
+    nlohmann::json out = {
+        {"model", args->model},
+        {"backend", backend->name()},
+        {"threads", bw.threads},
+        {"cpu", cpu_model()},
+        {"prompt_tokens", args->prompt},
+        {"decode_tokens", args->tokens},
+        {"repeat", args->repeat},
+        {"prefill_tok_s", prefill},
+        {"decode_tok_s", decode},
+        {"weight_bytes_per_token", bytes_per_token},
+        {"decode_gb_s", achieved},
+        {"copy_bandwidth_gb_s", bw.copy_gb_s},
+        {"read_bandwidth_gb_s", bw.read_gb_s},
+        {"fraction_of_copy_bandwidth", achieved / bw.copy_gb_s},
+        {"fraction_of_read_bandwidth", achieved / bw.read_gb_s},
+    };
+    if (args->json) {
+      fmt::print("{}\n", out.dump(2));
+      return;
+    }
+    fmt::print("model          {}\n", args->model);
+    fmt::print("backend        {} on {}\n", backend->name(), cpu_model());
+    fmt::print("prefill        {:8.1f} tok/s   ({} tokens)\n", prefill, args->prompt);
+    fmt::print("decode         {:8.2f} tok/s   ({} tokens, batch 1)\n", decode, args->tokens);
+    fmt::print("weights/token  {:8.1f} MB\n", double(bytes_per_token) / 1e6);
+    fmt::print("decode reads   {:8.2f} GB/s\n", achieved);
+    fmt::print("memory copy    {:8.2f} GB/s   (read + write; decode reaches {:.0f}%)\n", bw.copy_gb_s,
+               100 * achieved / bw.copy_gb_s);
+    fmt::print("memory read    {:8.2f} GB/s   (decode reaches {:.0f}%)\n", bw.read_gb_s, 100 * achieved / bw.read_gb_s);
+  });
+}
+
+}  // namespace salut::cli

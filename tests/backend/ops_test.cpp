@@ -1,0 +1,140 @@
+// RMSNorm, SwiGLU, RoPE and causal attention of every kernel table against straightforward
+// double-precision references. Tolerances are relative to the magnitudes that the f32 rounding
+// (and the SIMD exp, within a few 1e-8) scales with.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "backend/cpu/kernels.h"
+#include "backend/cpu/ops.h"
+#include "test_layers.h"
+
+namespace salut::backend::cpu {
+namespace {
+
+std::vector<const Kernels*> tables() {
+  const Kernels* k[3];
+  const int n = runnable_kernels(k);
+  return {k, k + n};
+}
+
+TEST(Ops, RmsNormOfEveryRow) {
+  for (int64_t cols : {1, 7, 64, 576, 2051}) {
+    const int64_t rows = 5;
+    const auto x = testing::random_floats(size_t(rows * cols), 1, 3.0f);
+    const auto weight = testing::random_floats(size_t(cols), 2);
+    for (const Kernels* k : tables()) {
+      std::vector<float> out(x.size());
+      rms_norm_rows(*k, testing::pool(), x.data(), rows, cols, weight.data(), 1e-5f, out.data());
+      for (int64_t r = 0; r < rows; ++r) {
+        double sum = 0;
+        for (int64_t c = 0; c < cols; ++c) sum += double(x[r * cols + c]) * x[r * cols + c];
+        const double inv = 1.0 / std::sqrt(sum / double(cols) + 1e-5);
+        for (int64_t c = 0; c < cols; ++c) {
+          const double want = x[r * cols + c] * inv * weight[c];
+          EXPECT_NEAR(out[r * cols + c], want, 1e-5 * std::fabs(x[r * cols + c] * inv) + 1e-30)
+              << k->name << " cols " << cols << " [" << r << "," << c << "]";
+        }
+      }
+    }
+  }
+}
+
+TEST(Ops, SwigluIncludingLargeAndTinyGates) {
+  auto gate = testing::random_floats(10007, 3, 12.0f);
+  gate[0] = -100.0f, gate[1] = 100.0f, gate[2] = 0.0f, gate[3] = -88.5f, gate[4] = 90.0f;
+  const auto up = testing::random_floats(gate.size(), 4);
+  for (const Kernels* k : tables()) {
+    std::vector<float> out(gate.size());
+    swiglu(*k, testing::pool(), gate.data(), up.data(), int64_t(gate.size()), out.data());
+    for (size_t i = 0; i < gate.size(); ++i) {
+      const double g = gate[i], want = g / (1.0 + std::exp(-g)) * up[i];
+      ASSERT_NEAR(out[i], want, 1e-6 * std::fabs(g * up[i]) + 1e-30) << k->name << " gate " << g;
+    }
+  }
+}
+
+TEST(Ops, RopeRotatesEveryHeadAndReusesItsTable) {
+  for (bool traditional : {false, true}) {
+    RopeParams rope;
+    rope.rotary_dim = 48;  // partial: 48 of 64 dims rotate
+    rope.traditional = traditional;
+    rope.input_scale = traditional ? 1.0f : 1.25f;
+    for (int i = 0; i < 24; ++i) rope.inv_freq.push_back(float(std::pow(10000.0, -2.0 * i / 48)));
+    const int heads = 3, head_dim = 64;
+    const int64_t rows = 5, first = 700;
+    const auto x = testing::random_floats(size_t(rows * heads * head_dim), 5);
+    RopeTable table;
+    for (int pass = 0; pass < 2; ++pass) {  // the second pass reuses the table
+      std::vector<float> y = x;
+      table.prepare(rope, first, rows);
+      rope_rows(testing::pool(), y.data(), rows, heads, head_dim, rope, table);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int h = 0; h < heads; ++h) {
+          const float* in = x.data() + (r * heads + h) * head_dim;
+          const float* got = y.data() + (r * heads + h) * head_dim;
+          for (int i = 0; i < 24; ++i) {
+            const int a = traditional ? 2 * i : i, b = traditional ? 2 * i + 1 : i + 24;
+            const double angle = double(float(first + r) * rope.inv_freq[i]);
+            const double x0 = in[a] * rope.input_scale, x1 = in[b] * rope.input_scale;
+            EXPECT_NEAR(got[a], x0 * std::cos(angle) - x1 * std::sin(angle), 1e-5);
+            EXPECT_NEAR(got[b], x0 * std::sin(angle) + x1 * std::cos(angle), 1e-5);
+          }
+          for (int d = 48; d < head_dim; ++d) EXPECT_EQ(got[d], in[d]);  // not rotated, not scaled
+        }
+    }
+    rope.inv_freq[0] *= 2;  // new frequencies (dynamic NTK): a new table
+    table.prepare(rope, first, rows);
+    EXPECT_EQ(table.cos[0], std::cos(float(first) * rope.inv_freq[0]));
+  }
+}
+
+// Causal attention with GQA for `rows` queries after `first` cached positions.
+void check_attention(int64_t rows, int64_t first, int heads, int kv_heads, int head_dim) {
+  AttentionParams p{heads, kv_heads, head_dim, float(1.0 / std::sqrt(double(head_dim)))};
+  const int64_t total = first + rows, kv_dim = int64_t(kv_heads) * head_dim, q_dim = int64_t(heads) * head_dim;
+  const auto q = testing::random_floats(size_t(rows * q_dim), 6, 2.0f);
+  const auto keys = testing::random_floats(size_t(total * kv_dim), 7, 2.0f);
+  const auto values = testing::random_floats(size_t(total * kv_dim), 8);
+  for (const Kernels* k : tables()) {
+    std::vector<float> out(size_t(rows * q_dim), NAN);
+    causal_attention(*k, testing::pool(), q.data(), rows, keys.data(), values.data(), first, p, out.data());
+    for (int64_t r = 0; r < rows; ++r)
+      for (int h = 0; h < heads; ++h) {
+        const int kvh = h / (heads / kv_heads);
+        const int64_t visible = first + r + 1;
+        std::vector<double> score(static_cast<size_t>(visible));
+        double max_score = -INFINITY, total_weight = 0;
+        for (int64_t t = 0; t < visible; ++t) {
+          double dot = 0;
+          for (int d = 0; d < head_dim; ++d)
+            dot += double(q[r * q_dim + h * head_dim + d]) * keys[t * kv_dim + kvh * head_dim + d];
+          score[t] = dot * p.scale;
+          max_score = std::max(max_score, score[t]);
+        }
+        for (auto& s : score) total_weight += s = std::exp(s - max_score);
+        for (int d = 0; d < head_dim; ++d) {
+          double want = 0, magnitude = 0;
+          for (int64_t t = 0; t < visible; ++t) {
+            want += score[t] / total_weight * values[t * kv_dim + kvh * head_dim + d];
+            magnitude += score[t] / total_weight * std::fabs(values[t * kv_dim + kvh * head_dim + d]);
+          }
+          const float got = out[r * q_dim + h * head_dim + d];
+          ASSERT_NEAR(got, want, 2e-5 * magnitude + 1e-30)
+              << k->name << ": rows " << rows << " after " << first << ", row " << r << " head " << h << " dim " << d;
+        }
+      }
+  }
+}
+
+TEST(Ops, AttentionDecodeOverALongCache) { check_attention(1, 300, 9, 3, 64); }
+TEST(Ops, AttentionPrefillIsCausal) { check_attention(37, 0, 4, 2, 64); }
+TEST(Ops, AttentionChunkAfterCachedPositions) { check_attention(9, 21, 6, 1, 128); }
+TEST(Ops, AttentionOddHeadSizes) {
+  check_attention(3, 10, 2, 2, 80);
+  check_attention(3, 10, 2, 1, 20);
+}
+
+}  // namespace
+}  // namespace salut::backend::cpu

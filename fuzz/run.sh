@@ -10,9 +10,19 @@ declare -A SEEDS=(
   [safetensors_header_fuzzer]=fuzz/corpus/weights/safetensors_header
   [weights_linear_fuzzer]=fuzz/corpus/weights/linear
   [chat_template_fuzzer]=fuzz/corpus/chat
+  [tokenizer_json_fuzzer]=fuzz/corpus/tokenizer/json
+  [tokenizer_encode_fuzzer]=fuzz/corpus/tokenizer/text
+  [tokenizer_decode_fuzzer]=fuzz/corpus/tokenizer/ids
 )
 declare -A DICTS=(
   [chat_template_fuzzer]=fuzz/chat/jinja.dict
+  [tokenizer_json_fuzzer]=fuzz/tokenizer/tokenizer_json.dict
+)
+# Inputs can be whole tokenizer.json files; a slow one is a hang only past a minute.
+declare -A EXTRA=(
+  [tokenizer_json_fuzzer]="-max_len=65536 -timeout=60"
+  [tokenizer_encode_fuzzer]="-max_len=65536 -timeout=60"
+  [tokenizer_decode_fuzzer]="-max_len=65536 -timeout=60"
 )
 
 name=${1:?usage: fuzz/run.sh NAME [SECONDS]}
@@ -25,4 +35,5 @@ fi
 mkdir -p "build-fuzz/corpus/$name" build-fuzz/crashes
 exec "build-fuzz/$name" "build-fuzz/corpus/$name" ${SEEDS[$name]:+"${SEEDS[$name]}"} \
   ${DICTS[$name]:+"-dict=${DICTS[$name]}"} \
-  -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix=build-fuzz/crashes/ -rss_limit_mb=2048
+  -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix=build-fuzz/crashes/ -rss_limit_mb=2048 \
+  ${EXTRA[$name]:-}

@@ -179,7 +179,7 @@ float round_to(DType t, float x) {
 
 }  // namespace
 
-void dequantize_row(const LinearView& layer, int64_t row, float* out) {
+void dequantize_row(const LinearView& layer, int64_t row, float* out, Rounding rounding) {
   if (row < 0 || row >= layer.out_features)
     throw Error(Errc::invalid_argument, fmt::format("{}: row {} of {}", layer.module, row, layer.out_features));
   const int64_t in = layer.in_features;
@@ -198,13 +198,14 @@ void dequantize_row(const LinearView& layer, int64_t row, float* out) {
   switch (q.mode) {
     case QuantMode::affine: {
       const std::byte* b = layer.biases->data + size_t(row * groups) * sitem;
+      const DType rdt = rounding == Rounding::like_mlx ? sdt : DType::F32;
       for (int64_t g = 0; g < groups; ++g) {
         const float scale = load_float(sdt, s + size_t(g) * sitem);
         const float bias = load_float(sdt, b + size_t(g) * sitem);
         for (int64_t k = 0; k < q.group_size; ++k) {
           const int64_t j = g * q.group_size + k;
-          const float scaled = round_to(sdt, float(extract(w, j, q.bits)) * scale);
-          out[j] = round_to(sdt, scaled + bias);
+          const float scaled = round_to(rdt, float(extract(w, j, q.bits)) * scale);
+          out[j] = round_to(rdt, scaled + bias);
         }
       }
       return;

@@ -42,10 +42,15 @@ struct LinearView {
 LinearView resolve_linear(const WeightStore& store, const ModelConfig& config, std::string_view module_path,
                           std::optional<int64_t> in_features = std::nullopt);
 
-// Row `row` of the layer's weight as float, `in_features` values, exactly as mx.dequantize gives it:
-// affine computes scale * q, rounds to the scales' dtype, adds the bias and rounds again (as MLX's
-// separate multiply and add do); the fp modes give what mx.dequantize(..., dtype=float32) gives.
-// The scalar reference that the kernels are tested against.
-void dequantize_row(const LinearView& layer, int64_t row, float* out);
+// How dequantize_row rounds affine values.
+enum class Rounding {
+  like_mlx,  // as mx.dequantize in the scales' dtype: scale * q rounded to it, + bias rounded again
+  none,      // in float32 throughout, as the engine computes (mlx-lm with float32 parameters)
+};
+
+// Row `row` of the layer's weight as float, `in_features` values, exactly as mx.dequantize gives it
+// (`rounding` says in which dtype for affine); the fp modes give what mx.dequantize(...,
+// dtype=float32) gives. The scalar reference that the kernels are tested against.
+void dequantize_row(const LinearView& layer, int64_t row, float* out, Rounding rounding = Rounding::like_mlx);
 
 }  // namespace salut::weights

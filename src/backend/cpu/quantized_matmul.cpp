@@ -124,7 +124,10 @@ CpuLinear CpuLinear::rows(int64_t first, int64_t count) const {
   return CpuLinear{view, first_row + first, count, pack(view, first_row + first, count)};
 }
 
-void CpuLinear::dequantize_row(int64_t row, float* out) const { weights::dequantize_row(view, first_row + row, out); }
+// Unrounded, as the kernels compute: embeddings feed float32 activations.
+void CpuLinear::dequantize_row(int64_t row, float* out) const {
+  weights::dequantize_row(view, first_row + row, out, weights::Rounding::none);
+}
 
 void linear(const Kernels& wanted, ThreadPool& pool, const float* x, int64_t rows, const CpuLinear& w, float* out) {
   const PackedMatrix& m = w.packed;

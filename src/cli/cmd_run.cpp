@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "core/error.h"
 #include "engine/generator.h"
+#include "engine/sampling_defaults.h"
 #include "model/transformer.h"
 #include "chat/chat_template.h"
 #include "cli/text_io.h"
@@ -20,8 +21,7 @@ void add_run_command(CLI::App& app) {
     std::string prompt;
     std::string prompt_ids;
     bool raw = false;
-    float temperature = 0.7f;
-    float top_p = 1.0f;
+    std::optional<float> temperature, top_p;  // default: the model's generation_config.json
     int64_t max_tokens = 256;
     std::optional<uint64_t> seed;
     bool greedy = false;
@@ -33,8 +33,9 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("prompt", args->prompt, "The prompt");
   cmd->add_option("--prompt-ids", args->prompt_ids, "The prompt as a JSON array of token IDs (no template)");
   cmd->add_flag("--raw", args->raw, "Send the prompt as it is, without the chat template");
-  cmd->add_option("--temp", args->temperature, "Sampling temperature (0 = greedy)");
-  cmd->add_option("--top-p", args->top_p, "Nucleus sampling mass");
+  cmd->add_option("--temp", args->temperature, "Sampling temperature (0 = greedy; default: the model's generation_config.json, else 0)")
+      ->check(CLI::Range(0.0, 100.0));
+  cmd->add_option("--top-p", args->top_p, "Nucleus sampling mass")->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--max-tokens", args->max_tokens, "Most tokens to generate")->check(CLI::PositiveNumber);
   cmd->add_option("--seed", args->seed, "Random seed");
   cmd->add_option("--context", args->context, "Context length (prompt + answer)")->check(CLI::PositiveNumber);
@@ -65,10 +66,12 @@ void add_run_command(CLI::App& app) {
     auto backend = backend::make_cpu_backend();
     model::Transformer model(folder, *backend);
     engine::Generator generator(model, *backend, args->context);
-    engine::SamplingParams sampling;
-    sampling.temperature = args->greedy ? 0.0f : args->temperature;
-    sampling.top_p = args->top_p;
+    engine::SamplingParams sampling = engine::sampling_defaults(folder);
+    if (args->temperature) sampling.temperature = *args->temperature;
+    if (args->top_p) sampling.top_p = *args->top_p;
+    if (args->greedy) sampling.temperature = 0.0f;
     sampling.seed = args->seed;
+    sampling.validate(model.vocab_size());
     engine::Sampler sampler(sampling, model.vocab_size());
     std::vector<int32_t> stop;
     for (int64_t id : model.config().eos_token_ids) stop.push_back(static_cast<int32_t>(id));
@@ -85,6 +88,7 @@ void add_run_command(CLI::App& app) {
     });
     if (args->ids) fmt::print("{}\n", nlohmann::json(generated).dump());
     else fmt::print("{}\n", text.finish());
+    std::fflush(stdout);  // the answer, then the figures, even when both go to one terminal
     fmt::print(stderr, "prompt: {} tokens, {:.1f} tok/s; generation: {} tokens, {:.1f} tok/s\n", stats.prompt_tokens,
                stats.prompt_tokens / std::max(stats.prefill_seconds, 1e-9), stats.generated_tokens,
                stats.generated_tokens / std::max(stats.decode_seconds, 1e-9));

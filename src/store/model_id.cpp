@@ -95,7 +95,12 @@ bool looks_like_path(std::string_view text) {
 }
 
 ModelRef parse_model_ref(std::string_view text, bool allow_local) {
-  if (allow_local && looks_like_path(text)) {
+  const auto is_model_folder = [&] {
+    std::error_code ec;
+    return text.find('\0') == std::string_view::npos &&
+           std::filesystem::is_regular_file(std::filesystem::path(std::string(text)) / "config.json", ec);
+  };
+  if (allow_local && (looks_like_path(text) || is_model_folder())) {
     if (text.find('\0') != std::string_view::npos)
       throw Error(Errc::invalid_argument, "invalid model path: it contains a NUL character");
     std::filesystem::path path = text.starts_with("~/") ? home_dir() / std::string(text.substr(2))

@@ -42,11 +42,12 @@ struct ModelRef {
   std::string str() const;
 };
 
-// A local path must say it is one: absolute, or starting with "./", "../" or "~/". Anything
-// else is parsed as a Hub ID, so "owner/name" is never mistaken for a folder in the cwd.
+// Text that can only be a local path: absolute, or starting with "./", "../" or "~/".
 bool looks_like_path(std::string_view text);
 
-// Parses an ID or (when `allow_local`) a local path; "~/" is expanded. Throws on bad IDs.
+// Parses an ID or (when `allow_local`) a local path; "~/" is expanded. Throws on bad IDs. As in
+// mlx-lm and transformers, a relative "a/b" that names an existing model folder (one with a
+// config.json) is that folder; anything else of that shape is a Hub ID.
 ModelRef parse_model_ref(std::string_view text, bool allow_local = true);
 
 }  // namespace salut::store

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include <string>
 
 #include "core/error.h"
@@ -55,6 +58,17 @@ TEST(ModelRef, PathsMustSayTheyArePaths) {
   EXPECT_TRUE(parse_model_ref("./x").is_local());
   EXPECT_TRUE(parse_model_ref("../x").is_local());
   EXPECT_FALSE(parse_model_ref("owner/name").is_local());
+  // A relative owner/name that is a model folder here is that folder (as mlx-lm resolves it).
+  const auto dir = std::filesystem::temp_directory_path() / "salut-model-ref-test";
+  std::filesystem::create_directories(dir / "owner" / "model");
+  std::ofstream(dir / "owner" / "model" / "config.json") << "{}";
+  const auto cwd = std::filesystem::current_path();
+  std::filesystem::current_path(dir);
+  EXPECT_TRUE(parse_model_ref("owner/model").is_local());
+  EXPECT_FALSE(parse_model_ref("owner/model", /*allow_local=*/false).is_local());
+  EXPECT_FALSE(parse_model_ref("owner/other").is_local());
+  std::filesystem::current_path(cwd);
+  std::filesystem::remove_all(dir);
   EXPECT_EQ(parse_model_ref("./a/../b").path(), std::filesystem::path("b"));
   // Where local folders are not accepted (pull, rm), a path is a bad ID.
   EXPECT_THROW(parse_model_ref("../../etc/passwd", /*allow_local=*/false), Error);

@@ -60,11 +60,13 @@ class ByteLevel final : public Decoder {
     }
     tokens.assign(1, to_valid_utf8(bytes));
   }
+  bool fuses() const override { return true; }
 };
 
 class Replace final : public Decoder {
  public:
   Replace(Pattern pattern, std::string content) : pattern_(std::move(pattern)), content_(std::move(content)) {}
+  bool streams_by_window(bool fused) const override { return !fused || pattern_.is_single_character(); }
   void decode_chain(std::vector<std::string>& tokens) const override {
     std::vector<Span> spans;
     for (std::string& token : tokens) {
@@ -126,12 +128,14 @@ class Fuse final : public Decoder {
     for (const std::string& t : tokens) all += t;
     tokens.assign(1, std::move(all));
   }
+  bool fuses() const override { return true; }
 };
 
 // Removes up to `start` leading and `stop` trailing `content` characters from each token.
 class Strip final : public Decoder {
  public:
   Strip(char32_t content, size_t start, size_t stop) : content_(content), start_(start), stop_(stop) {}
+  bool streams_by_window(bool fused) const override { return !fused || (start_ <= 1 && stop_ == 0); }
   void decode_chain(std::vector<std::string>& tokens) const override {
     for (std::string& token : tokens) {
       std::vector<char32_t> chars = code_points(token);
@@ -203,6 +207,7 @@ class Ctc final : public Decoder {
  public:
   Ctc(std::string pad, std::string word_delimiter, bool cleanup)
       : pad_(std::move(pad)), word_delimiter_(std::move(word_delimiter)), cleanup_(cleanup) {}
+  bool streams_by_window(bool) const override { return false; }
   void decode_chain(std::vector<std::string>& tokens) const override {
     std::vector<std::string> out;
     for (size_t i = 0; i < tokens.size(); ++i) {
@@ -232,6 +237,18 @@ class Sequence final : public Decoder {
   bool reads_byte_runs() const override {
     for (const auto& step : steps_)
       if (step->reads_byte_runs()) return true;
+    return false;
+  }
+  bool streams_by_window(bool fused) const override {
+    for (const auto& step : steps_) {
+      if (!step->streams_by_window(fused)) return false;
+      fused = fused || step->fuses();
+    }
+    return true;
+  }
+  bool fuses() const override {
+    for (const auto& step : steps_)
+      if (step->fuses()) return true;
     return false;
   }
 

@@ -18,6 +18,14 @@ class Decoder {
   // whole (one bad byte turns the whole run into U+FFFD), which the streaming detokenizer
   // must wait for.
   virtual bool reads_byte_runs() const { return false; }
+  // True if decoding a window of recent tokens gives what they add to the whole text, which the
+  // streaming detokenizer relies on; `fused` says an earlier step joined the tokens into one
+  // string, so this step sees the window's text, not each token's. Untrue for steps that
+  // look across a token boundary or at the text's ends: Strip beyond one leading character
+  // (a window's start is not the text's), Replace of a longer pattern, CTC's de-duplication.
+  virtual bool streams_by_window(bool fused) const { return (void)fused, true; }
+  // True for a step that joins every token into one string (Fuse, ByteLevel).
+  virtual bool fuses() const { return false; }
 };
 
 // The byte of a ByteFallback token ("<0x41>" is 0x41), or -1.

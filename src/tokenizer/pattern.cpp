@@ -135,4 +135,12 @@ void apply_split_behavior(std::vector<Span>& spans, SplitBehavior behavior, bool
   spans = std::move(kept);
 }
 
+bool Pattern::is_single_character() const {
+  if (kind_ == Kind::kChar) return true;
+  if (kind_ != Kind::kLiteral || literal_.empty()) return false;
+  size_t pos = 0;
+  next_code_point(literal_, pos);
+  return pos == literal_.size();
+}
+
 }  // namespace salut::tokenizer

@@ -30,6 +30,8 @@ class Pattern {
   // Covers `text` with matches and the gaps between them (tokenizers' find_matches): an empty
   // text gives one empty non-match.
   void find_matches(std::string_view text, std::vector<Span>& out) const;
+  // True for a pattern that only ever matches one character (a one-character literal).
+  bool is_single_character() const;
 
  private:
   enum class Kind { kRegex, kLiteral, kTest, kChar };

@@ -152,6 +152,8 @@ bool Tokenizer::decodes_to_nothing(int32_t id, bool skip_special_tokens) const {
   return !token || (skip_special_tokens && parts_->added.is_special_content(*token));
 }
 
+bool Tokenizer::streams_by_window() const { return !parts_->decoder || parts_->decoder->streams_by_window(false); }
+
 bool Tokenizer::continues_byte_run(int32_t id) const {
   return parts_->decoder && parts_->decoder->reads_byte_runs() && parse_byte_token(id_to_token(id)) >= 0;
 }

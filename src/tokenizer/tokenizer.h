@@ -57,13 +57,16 @@ class Tokenizer {
   bool continues_byte_run(int32_t id) const;
   // True for an ID that decode() drops (unknown, or special when skipping them).
   bool decodes_to_nothing(int32_t id, bool skip_special_tokens) const;
+  // False when the decoder needs the whole text (see Decoder::streams_by_window).
+  bool streams_by_window() const;
   std::shared_ptr<const TokenizerParts> parts_;
 };
 
 // Turns generated token IDs into text as they arrive. Text is only emitted once it is
 // complete UTF-8 (a character split over byte-fallback or byte-level tokens waits for its
 // last byte), and the concatenation of everything push() and finish() return equals
-// tokenizer.decode(all ids, skip_special_tokens).
+// tokenizer.decode(all ids, skip_special_tokens). A decoder that needs the whole text (no real
+// model's so far) makes it hold everything back until finish().
 class StreamingDetokenizer {
  public:
   StreamingDetokenizer(const Tokenizer& tokenizer, bool skip_special_tokens);

@@ -1,0 +1,68 @@
+// Memory (issue 4): weights stay mapped, with no second copy, so after loading and generating the
+// process holds about the weights plus the KV cache; unloading gives it back.
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <malloc.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <vector>
+
+#include "backend/backend.h"
+#include "engine/generator.h"
+#include "engine/sampler.h"
+#include "model/kv_cache.h"
+#include "model/transformer.h"
+
+namespace salut {
+namespace {
+
+namespace fs = std::filesystem;
+
+int64_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  int64_t size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * sysconf(_SC_PAGESIZE);
+}
+
+TEST(Memory, ResidentSizeIsTheWeightsPlusTheKvCacheAndUnloadingReturnsIt) {
+  const char* env = std::getenv("SALUT_MODELS_DIR");
+  const fs::path folder = fs::path(env ? env : SALUT_MODELS_DIR) / "SmolLM2-135M-Instruct-4bit";
+  if (!fs::exists(folder / "config.json")) GTEST_SKIP() << "no demo model: run tools/make_demo_model.py";
+
+  auto backend = backend::make_cpu_backend();
+  malloc_trim(0);
+  const int64_t before = resident_bytes();
+  int64_t loaded = 0, expected = 0;
+  {
+    model::Transformer model(folder, *backend);
+    engine::Generator generator(model, *backend, 512);
+    std::vector<int32_t> prompt(32);
+    for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = int32_t(100 + 7 * i);
+    engine::SamplingParams greedy;
+    greedy.temperature = 0;
+    engine::Sampler sampler(greedy, model.vocab_size());
+    generator.generate(prompt, sampler, 32, {}, [](int32_t) { return true; });  // touches every weight
+
+    const auto& c = model.config();
+    const int64_t kv_dim = int64_t(c.num_key_value_heads) * c.head_dim;
+    // the cache's first allocation (256 positions) covers these 64
+    expected = int64_t(model.weight_bytes()) + model::KvCache::bytes_for(c.num_hidden_layers, kv_dim, 256);
+    loaded = resident_bytes() - before;
+  }
+  malloc_trim(0);  // what unloading a model does: freed buffers go back to the system
+  const int64_t after = resident_bytes() - before;
+  fmt::print("weights + KV cache {:.1f} MB; resident after load {:.1f} MB ({:+.1f}%); after unload {:+.1f} MB\n",
+             expected / 1e6, loaded / 1e6, 100.0 * (double(loaded) / double(expected) - 1), after / 1e6);
+  EXPECT_LE(loaded, expected * 11 / 10);
+  EXPECT_GE(loaded, expected * 9 / 10);  // the weights really were read
+  EXPECT_LE(after, expected / 20);
+}
+
+}  // namespace
+}  // namespace salut

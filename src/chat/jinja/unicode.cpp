@@ -1,5 +1,7 @@
 #include "chat/jinja/unicode.h"
 
+#include "core/utf8.h"
+
 #include <utf8proc.h>
 
 namespace salut::jinja::unicode {
@@ -55,23 +57,8 @@ char32_t next(std::string_view s, size_t& pos) {
 bool is_bad_byte(char32_t cp) { return cp >= kBadByteBase + 0x80 && cp <= kBadByteBase + 0xFF; }
 
 void append(std::string& out, char32_t cp) {
-  if (is_bad_byte(cp)) {
-    out.push_back(static_cast<char>(cp - kBadByteBase));
-  } else if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
+  if (is_bad_byte(cp)) out.push_back(static_cast<char>(cp - kBadByteBase));
+  else append_utf8(out, cp);
 }
 
 bool is_ascii(std::string_view s) {

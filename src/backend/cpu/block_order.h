@@ -58,4 +58,22 @@ static constexpr BlockOrder make_block_order(WeightFormat format, int bits, int 
   return o;
 }
 
+// (v)pshufb control that gathers each lane's bytes of an affine block (3-, 5-, 6-bit), relative
+// to the 16-byte window that the lane's 128-bit part holds.
+template <int Lanes>
+struct ShuffleControl {
+  alignas(4 * Lanes) int8_t bytes[4 * Lanes];
+};
+template <int Lanes>
+constexpr ShuffleControl<Lanes> make_shuffle(int bits) {
+  ShuffleControl<Lanes> c{};
+  const AffineLanes g{bits, Lanes};
+  for (int k = 0; k < Lanes; ++k) {
+    const int used = (g.offset(k) + g.lane_bits() + 7) / 8;
+    for (int t = 0; t < 4; ++t)
+      c.bytes[4 * k + t] = t < used ? int8_t(g.start_byte(k) - g.window(k) + t) : int8_t(-128);
+  }
+  return c;
+}
+
 }  // namespace salut::backend::cpu

@@ -14,23 +14,8 @@
 namespace salut::backend::cpu::avx2_linear {
 namespace {
 
-// pshufb control that gathers each lane's bytes of an affine block (3-, 5-, 6-bit), relative to
-// the 16-byte window of its half.
-struct ShuffleControl {
-  alignas(32) int8_t bytes[32];
-};
-constexpr ShuffleControl make_shuffle(int bits) {
-  ShuffleControl c{};
-  const AffineLanes g{bits, 8};
-  for (int k = 0; k < 8; ++k) {
-    const int used = (g.offset(k) + g.lane_bits() + 7) / 8;
-    for (int t = 0; t < 4; ++t)
-      c.bytes[4 * k + t] = t < used ? int8_t(g.start_byte(k) - g.window(k) + t) : int8_t(-128);
-  }
-  return c;
-}
 template <int Bits>
-inline constexpr ShuffleControl kShuffle = make_shuffle(Bits);
+inline constexpr ShuffleControl<8> kShuffle = make_shuffle<8>(Bits);
 
 struct Isa {
   static constexpr int L = 8;

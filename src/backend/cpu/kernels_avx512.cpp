@@ -16,23 +16,8 @@
 namespace salut::backend::cpu::avx512_linear {
 namespace {
 
-// vpshufb control that gathers each lane's bytes of an affine block (3-, 5-, 6-bit), relative to
-// the 16-byte window its 128-bit lane holds.
-struct ShuffleControl {
-  alignas(64) int8_t bytes[64];
-};
-constexpr ShuffleControl make_shuffle(int bits) {
-  ShuffleControl c{};
-  const AffineLanes g{bits, 16};
-  for (int k = 0; k < 16; ++k) {
-    const int used = (g.offset(k) + g.lane_bits() + 7) / 8;
-    for (int t = 0; t < 4; ++t)
-      c.bytes[4 * k + t] = t < used ? int8_t(g.start_byte(k) - g.window(k) + t) : int8_t(-128);
-  }
-  return c;
-}
 template <int Bits>
-inline constexpr ShuffleControl kShuffle = make_shuffle(Bits);
+inline constexpr ShuffleControl<16> kShuffle = make_shuffle<16>(Bits);
 
 struct Isa {
   static constexpr int L = 16;

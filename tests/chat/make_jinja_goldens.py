@@ -8,30 +8,14 @@ transformers' own compile function is used (ImmutableSandboxedEnvironment, trim_
 lstrip_blocks, its tojson, raise_exception and strftime_now), with the clock fixed so that
 strftime_now is reproducible: the C++ test sets the same instant and TZ=UTC.
 """
-import datetime as _dt
 import gzip
 import json
-import os
 import sys
-import time
 from pathlib import Path
 
-os.environ["TZ"] = "UTC"
-time.tzset()
-
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import transformers  # noqa: E402
-from transformers.utils import chat_template_utils as ctu  # noqa: E402
-
-FIXED_NOW = 1735787045.123456  # 2025-01-02 03:04:05.123456 UTC
-
-
-class _FixedDatetime(_dt.datetime):
-    @classmethod
-    def now(cls, tz=None):
-        return _dt.datetime.fromtimestamp(FIXED_NOW, tz)
-
-
-ctu.datetime = _FixedDatetime
+from fixed_clock import FIXED_NOW, ctu  # noqa: E402
 
 
 def render(template, context):

@@ -9,30 +9,14 @@ The path is transformers' own: _normalize_chat_messages, then render_jinja_templ
 special tokens and keyword arguments. strftime_now sees a fixed clock (the C++ test sets the same
 instant and TZ=UTC).
 """
-import datetime as _dt
 import gzip
 import json
-import os
 import sys
-import time
 from pathlib import Path
 
-os.environ["TZ"] = "UTC"
-time.tzset()
-
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import transformers  # noqa: E402
-from transformers.utils import chat_template_utils as ctu  # noqa: E402
-
-FIXED_NOW = 1735787045.123456  # 2025-01-02 03:04:05.123456 UTC
-
-
-class _FixedDatetime(_dt.datetime):
-    @classmethod
-    def now(cls, tz=None):
-        return _dt.datetime.fromtimestamp(FIXED_NOW, tz)
-
-
-ctu.datetime = _FixedDatetime
+from fixed_clock import FIXED_NOW, ctu  # noqa: E402
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "data" / "chat" / "templates"
 OUT = Path(__file__).resolve().parents[1] / "data" / "chat" / "template_goldens.json.gz"

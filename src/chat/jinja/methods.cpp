@@ -196,17 +196,6 @@ bool all_code_points(const std::string& s, Pred pred) {
   return true;
 }
 
-// isupper/islower: at least one cased character, and every cased one has that case.
-bool cased_all(const std::string& s, bool upper) {
-  bool any = false;
-  for (size_t pos = 0; pos < s.size();) {
-    char32_t cp = unicode::next(s, pos);
-    if (!unicode::is_cased(cp)) continue;
-    if (upper ? !unicode::is_upper(cp) : !unicode::is_lower(cp)) return false;
-    any = true;
-  }
-  return any;
-}
 
 // Upper/titlecase only after uncased characters, lowercase only after cased ones, and at least one cased.
 bool is_title(const std::string& s) {
@@ -322,8 +311,8 @@ Value str_method(const std::string& s, std::string_view name, const Args& args) 
   if (name == "isspace") return a({}), all_code_points(s, unicode::is_space);
   if (name == "isprintable") return a({}), s.empty() || all_code_points(s, unicode::is_printable);
   if (name == "isascii") return a({}), unicode::is_ascii(s);
-  if (name == "isupper") return a({}), cased_all(s, true);
-  if (name == "islower") return a({}), cased_all(s, false);
+  if (name == "isupper") return a({}), unicode::all_cased_are(s, true);
+  if (name == "islower") return a({}), unicode::all_cased_are(s, false);
   if (name == "istitle") return a({}), is_title(s);
   if (name == "center") return justify(s, a({{"width"}, {"fillchar", Value(" ")}}), '^');
   if (name == "ljust") return justify(s, a({{"width"}, {"fillchar", Value(" ")}}), '<');

@@ -43,17 +43,7 @@ bool t_iterable(Renderer&, const Value& v, const Args& a) {
 }
 bool t_escaped(Renderer&, const Value&, const Args& a) { return no_args(a, "escaped"), false; }
 
-bool cased_all(const Value& v, bool upper) {
-  std::string s = py_str(v);
-  bool any = false;
-  for (size_t pos = 0; pos < s.size();) {
-    char32_t cp = unicode::next(s, pos);
-    if (!unicode::is_cased(cp)) continue;
-    if (upper ? !unicode::is_upper(cp) : !unicode::is_lower(cp)) return false;
-    any = true;
-  }
-  return any;
-}
+bool cased_all(const Value& v, bool upper) { return unicode::all_cased_are(py_str(v), upper); }
 bool t_lower(Renderer&, const Value& v, const Args& a) { return no_args(a, "lower"), cased_all(v, false); }
 bool t_upper(Renderer&, const Value& v, const Args& a) { return no_args(a, "upper"), cased_all(v, true); }
 

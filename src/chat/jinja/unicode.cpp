@@ -231,4 +231,15 @@ std::string_view strip_chars(std::string_view s, std::string_view chars, bool le
   return s.substr(offs[begin], offs[end] - offs[begin]);
 }
 
+bool all_cased_are(std::string_view s, bool upper) {
+  bool any = false;
+  for (size_t pos = 0; pos < s.size();) {
+    char32_t cp = next(s, pos);
+    if (!is_cased(cp)) continue;
+    if (upper ? !is_upper(cp) : !is_lower(cp)) return false;
+    any = true;
+  }
+  return any;
+}
+
 }  // namespace salut::jinja::unicode

@@ -30,6 +30,8 @@ bool is_digit(char32_t cp);      // str.isdigit()
 bool is_decimal(char32_t cp);
 bool is_numeric(char32_t cp);
 bool is_word(char32_t cp);       // regex \w
+// str.isupper() / str.islower(): at least one cased character, and every cased one has that case.
+bool all_cased_are(std::string_view s, bool upper);
 
 std::string upper(std::string_view s);
 std::string lower(std::string_view s);

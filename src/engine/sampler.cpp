@@ -75,10 +75,34 @@ void Sampler::apply_processors(std::span<float> logits, std::span<const int32_t>
 }
 
 int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> history) {
-  apply_processors(logits, history);
-  if (params_.temperature == 0.0f)
+  if (params_.temperature == 0.0f) {
+    apply_processors(logits, history);
     return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+  }
+  std::span<float> logprobs = filtered_logprobs(logits, history);
+  const int64_t n = vocab_size_;
 
+  // Categorical draw from softmax(logprobs / temperature).
+  const float inv_temp = 1.0f / params_.temperature;
+  float max_v = kNegInf;
+  for (float v : logprobs) max_v = std::max(max_v, v * inv_temp);
+  double total = 0;
+  for (float& v : logprobs) {
+    v = v == kNegInf ? 0.0f : static_cast<float>(std::exp(static_cast<double>(v * inv_temp - max_v)));
+    total += v;
+  }
+  double target = std::uniform_real_distribution<double>(0, total)(rng_);
+  for (int64_t i = 0; i < n; ++i) {
+    target -= logprobs[i];
+    if (target < 0) return static_cast<int32_t>(i);
+  }
+  for (int64_t i = n - 1; i >= 0; --i)  // rounding left a sliver: the last token with mass
+    if (logprobs[i] > 0) return static_cast<int32_t>(i);
+  return 0;
+}
+
+std::span<float> Sampler::filtered_logprobs(std::span<float> logits, std::span<const int32_t> history) {
+  apply_processors(logits, history);
   // The filters work on log-probabilities, as mlx-lm's sampler receives them.
   scratch_.assign(logits.begin(), logits.end());
   std::span<float> logprobs(scratch_);
@@ -117,13 +141,18 @@ int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> histor
   }
   if (params_.xtc_probability > 0 && std::uniform_real_distribution<float>(0, 1)(rng_) <= params_.xtc_probability) {
     // Exclude Top Choices: drop every token above the least likely one that clears the threshold.
+    // Probabilities are a softmax of what the filters before left, as mlx-lm's are.
+    double total = 0;
+    for (float v : logprobs) total += std::exp(static_cast<double>(v));
+    const float log_total = static_cast<float>(std::log(total));
+    const auto prob = [&](float v) { return std::exp(v - log_total); };
     float least_above = std::numeric_limits<float>::infinity();
     for (float v : logprobs)
-      if (std::exp(v) > params_.xtc_threshold) least_above = std::min(least_above, std::exp(v));
+      if (prob(v) > params_.xtc_threshold) least_above = std::min(least_above, prob(v));
     for (int64_t i = 0; i < n; ++i) {
       const bool special = std::find(params_.xtc_special_tokens.begin(), params_.xtc_special_tokens.end(), i) !=
                            params_.xtc_special_tokens.end();
-      if (!special && std::exp(logprobs[i]) > least_above) logprobs[i] = kNegInf;
+      if (!special && prob(logprobs[i]) > least_above) logprobs[i] = kNegInf;
     }
   }
   if (params_.top_k > 0 && params_.top_k < n) {
@@ -144,23 +173,7 @@ int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> histor
       }
   }
 
-  // Categorical draw from softmax(logprobs / temperature).
-  const float inv_temp = 1.0f / params_.temperature;
-  float max_v = kNegInf;
-  for (float v : logprobs) max_v = std::max(max_v, v * inv_temp);
-  double total = 0;
-  for (float& v : logprobs) {
-    v = v == kNegInf ? 0.0f : static_cast<float>(std::exp(static_cast<double>(v * inv_temp - max_v)));
-    total += v;
-  }
-  double target = std::uniform_real_distribution<double>(0, total)(rng_);
-  for (int64_t i = 0; i < n; ++i) {
-    target -= logprobs[i];
-    if (target < 0) return static_cast<int32_t>(i);
-  }
-  for (int64_t i = n - 1; i >= 0; --i)  // rounding left a sliver: the last token with mass
-    if (logprobs[i] > 0) return static_cast<int32_t>(i);
-  return 0;
+  return logprobs;
 }
 
 }  // namespace salut::engine

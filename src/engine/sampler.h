@@ -41,6 +41,11 @@ class Sampler {
   // as logprobs), then draws a token. `history` is every token so far (prompt + generated).
   int32_t sample(std::span<float> logits, std::span<const int32_t> history);
 
+  // The processors applied to `logits` in place, then the log-probabilities that a draw uses
+  // before temperature: top_p, min_p, XTC and top_k applied (dropped tokens are -inf). Valid
+  // until the next call.
+  std::span<float> filtered_logprobs(std::span<float> logits, std::span<const int32_t> history);
+
   const SamplingParams& params() const { return params_; }
 
  private:

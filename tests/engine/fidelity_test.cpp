@@ -94,7 +94,8 @@ std::vector<int32_t> greedy(engine::Generator& generator, int64_t vocab, std::sp
 }
 
 FixtureReport check_fixture(const fs::path& folder) {
-  FixtureReport report{folder.filename().string()};
+  FixtureReport report;
+  report.name = folder.filename().string();
   const json ref = read_json(folder / "reference.json");
   const auto logits_file = weights::SafetensorsFile::open(folder / "reference.safetensors");
   auto backend = backend::make_cpu_backend();

@@ -111,14 +111,20 @@ std::span<float> Sampler::filtered_logprobs(std::span<float> logits, std::span<c
 
   if (params_.top_p > 0 && params_.top_p < 1) {
     // Keep the smallest set of most likely tokens whose mass reaches top_p.
+    // Only the head of the order matters: sort the top 256, and more only if they fall short
+    // (a full sort of a 150k vocabulary would cost milliseconds per token).
     order_.resize(n);
     std::iota(order_.begin(), order_.end(), 0);
-    std::sort(order_.begin(), order_.end(), [&](int32_t a, int32_t b) { return logprobs[a] > logprobs[b]; });
+    const auto more_likely = [&](int32_t a, int32_t b) { return logprobs[a] > logprobs[b]; };
     double mass = 0;
     float threshold = kNegInf;
-    for (int64_t i = 0; i < n; ++i) {
-      threshold = logprobs[order_[i]];
-      mass += std::exp(static_cast<double>(threshold));
+    for (int64_t sorted = 0, k = std::min<int64_t>(n, 256); sorted < n; k = std::min<int64_t>(n, k * 8)) {
+      std::nth_element(order_.begin() + sorted, order_.begin() + (k - 1), order_.end(), more_likely);
+      std::sort(order_.begin() + sorted, order_.begin() + k, more_likely);
+      for (; sorted < k && mass < params_.top_p; ++sorted) {
+        threshold = logprobs[order_[sorted]];
+        mass += std::exp(static_cast<double>(threshold));
+      }
       if (mass >= params_.top_p) break;
     }
     for (float& v : logprobs)

@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -64,6 +66,32 @@ TEST(Sampler, ProcessorsAndFiltersAreMlxLms) {
     expect_close(c["processed"], logits, what + " processed");
     expect_close(c["filtered_logprobs"], filtered, what + " filtered");
   }
+}
+
+// A flat distribution over a large vocabulary: top_p needs far more than the first 256 tokens.
+TEST(Sampler, TopPOverALargeFlatVocabularyKeepsTheSmallestSetReachingP) {
+  const int64_t n = 20000;
+  std::vector<float> logits(n);
+  for (int64_t i = 0; i < n; ++i) logits[size_t(i)] = 0.001f * float((i * 7919) % n);
+  SamplingParams p;
+  p.top_p = 0.9f;
+  Sampler sampler(p, n);
+  std::vector<float> copy = logits;
+  std::span<float> kept = sampler.filtered_logprobs(copy, {});
+  // brute force: sort all, take until the mass reaches 0.9
+  std::vector<float> sorted = logits;
+  std::sort(sorted.begin(), sorted.end(), std::greater<>());
+  double total = 0;
+  for (float v : sorted) total += std::exp(double(v));
+  double mass = 0;
+  float threshold = 0;
+  for (float v : sorted) {
+    threshold = v;
+    mass += std::exp(double(v)) / total;
+    if (mass >= 0.9) break;
+  }
+  for (int64_t i = 0; i < n; ++i)
+    EXPECT_EQ(std::isinf(kept[size_t(i)]), logits[size_t(i)] < threshold) << "token " << i;
 }
 
 TEST(Sampler, ASeedReproducesASample) {

@@ -192,7 +192,11 @@ TokenizerParts parse_tokenizer_json(std::string_view json) {
   Json normalizer, pre_tokenizer, post_processor, decoder, added_tokens;
   auto small_value = [&] {
     std::string_view text = r.skip_value();
-    return Json::parse(text);  // already validated
+    try {
+      return Json::parse(text);
+    } catch (const Json::exception& e) {  // what the reader lets through, e.g. a number past double's range
+      throw Error(Errc::invalid_argument, fmt::format("tokenizer.json: {}", e.what()));
+    }
   };
   r.for_each_member([&](std::string_view key) {
     if (key == "model") model = read_model(r);

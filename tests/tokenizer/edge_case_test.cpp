@@ -279,6 +279,7 @@ TEST(BadTokenizerJson, ClearErrors) {
   expect_error("{\"model\": {\"type\": \"BPE\"", "unexpected end of file");
   expect_error("{\"model\": {}} trailing", "unexpected text after the document");
   expect_error("[1, 2]", "expected an object");
+  expect_error(R"({"added_tokens": 5E7890})", "number overflow");  // found by tokenizer_json_fuzzer
   expect_error("{\"a\": \"\\x\"}", "invalid escape");
   expect_error("{\"a\": \"\\ud800\"}", "lone leading surrogate");
   expect_error("{\"version\": \"1.0\"}", "no \"model\"");

@@ -168,6 +168,8 @@ def main():
     parser.add_argument("--threads", type=int, default=0, help="salut's threads (default: all cores)")
     parser.add_argument("--skip-1b", action="store_true")
     parser.add_argument("--skip-mlx-f32", action="store_true")
+    parser.add_argument("--skip-mlx-native", action="store_true",
+                        help="skip mlx-lm in the model's own dtype (f16/bf16 on MLX's CPU backend is very slow)")
     parser.add_argument("--output", default=str(RESULTS))
     args = parser.parse_args()
 
@@ -184,8 +186,9 @@ def main():
             print(f"{name}: trial {trial + 1}/{args.trials}", flush=True)
             runs["salut"].append(run_salut(Path(args.salut), path, args.prompt, args.tokens, args.threads))
             print(f"  salut   decode {runs['salut'][-1]['decode_tok_s']:.2f} tok/s", flush=True)
-            runs["mlx"].append(run_mlx(path, args.prompt, args.tokens, as_f32=False))
-            print(f"  mlx     decode {runs['mlx'][-1]['decode_tok_s']:.2f} tok/s", flush=True)
+            if not args.skip_mlx_native:
+                runs["mlx"].append(run_mlx(path, args.prompt, args.tokens, as_f32=False))
+                print(f"  mlx     decode {runs['mlx'][-1]['decode_tok_s']:.2f} tok/s", flush=True)
             if not args.skip_mlx_f32:
                 runs["mlx_f32"].append(run_mlx(path, args.prompt, args.tokens, as_f32=True))
                 print(f"  mlx f32 decode {runs['mlx_f32'][-1]['decode_tok_s']:.2f} tok/s", flush=True)

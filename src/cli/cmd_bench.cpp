@@ -14,11 +14,11 @@
 #include "backend/backend.h"
 #include "backend/cpu/bandwidth.h"
 #include "cli/commands.h"
+#include "cli/text_io.h"
 #include "core/error.h"
 #include "engine/generator.h"
 #include "engine/sampler.h"
 #include "model/transformer.h"
-#include "store/model_locator.h"
 #include "weights/weight_store.h"
 
 namespace salut::cli {
@@ -60,9 +60,7 @@ void add_bench_command(CLI::App& app) {
       ->check(CLI::Range(0.01, 64.0));
   cmd->add_flag("--json", args->json, "Print one JSON object instead of a table");
   cmd->callback([args] {
-    store::Registry registry = open_registry();
-    auto downloader = make_downloader();
-    const auto folder = store::locate_model(store::parse_model_ref(args->model), *downloader, /*pull_if_missing=*/true);
+    const auto folder = model_folder(args->model);
 
     auto backend = backend::make_cpu_backend(args->threads);
     model::Transformer model(folder, *backend);

@@ -16,7 +16,7 @@ bool ends_with_replacement(const std::string& s) { return s.ends_with("\xEF\xBF\
 }  // namespace
 
 StreamingDetokenizer::StreamingDetokenizer(const Tokenizer& tokenizer, bool skip_special_tokens)
-    : tokenizer_(tokenizer), skip_special_tokens_(skip_special_tokens) {}
+    : tokenizer_(tokenizer), skip_special_tokens_(skip_special_tokens), by_window_(tokenizer.streams_by_window()) {}
 
 bool StreamingDetokenizer::in_byte_run() const {
   for (auto it = window_.rbegin(); it != window_.rend(); ++it)
@@ -25,7 +25,7 @@ bool StreamingDetokenizer::in_byte_run() const {
 }
 
 std::string StreamingDetokenizer::push(int32_t id) {
-  if (prefix_.empty() && tokenizer_.streams_by_window() && !window_.empty() && !in_byte_run()) {
+  if (prefix_.empty() && by_window_ && !window_.empty() && !in_byte_run()) {
     // Nothing returned yet from this window: its text so far becomes the reference once complete.
     std::string text = tokenizer_.decode(window_, skip_special_tokens_);
     if (!ends_with_replacement(text)) {
@@ -34,7 +34,7 @@ std::string StreamingDetokenizer::push(int32_t id) {
     }
   }
   window_.push_back(id);
-  if (!tokenizer_.streams_by_window() || in_byte_run()) return "";
+  if (!by_window_ || in_byte_run()) return "";
   std::string text = tokenizer_.decode(window_, skip_special_tokens_);
   if (text.size() <= prefix_.size() || ends_with_replacement(text) || !text.starts_with(prefix_)) return "";
   std::string fresh = text.substr(prefix_.size());

@@ -80,6 +80,7 @@ class StreamingDetokenizer {
   // to beyond the text of the first `prefix_ids_` of them is new.
   Tokenizer tokenizer_;
   bool skip_special_tokens_;
+  bool by_window_;  // tokenizer_.streams_by_window(), asked once
   std::vector<int32_t> window_;
   std::string prefix_;      // decode(window_[0, prefix_ids_)), already returned
   size_t prefix_ids_ = 0;

@@ -21,6 +21,7 @@
 #include "engine/generator.h"
 #include "engine/sampler.h"
 #include "model/transformer.h"
+#include "test_models.h"
 #include "weights/safetensors.h"
 
 namespace salut {
@@ -28,14 +29,10 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using testing::models_dir;
 
 constexpr double kMaxErrorOfRange = 0.01;  // the bound
 constexpr double kNearTieOfRange = 1e-3;   // a top-2 gap this small may flip on rounding alone
-
-fs::path models_dir() {
-  const char* env = std::getenv("SALUT_MODELS_DIR");
-  return env ? fs::path(env) : fs::path(SALUT_MODELS_DIR);
-}
 
 json read_json(const fs::path& path) {
   std::ifstream in(path);

@@ -6,7 +6,6 @@
 #include <malloc.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -17,6 +16,7 @@
 #include "engine/sampler.h"
 #include "model/kv_cache.h"
 #include "model/transformer.h"
+#include "test_models.h"
 
 namespace salut {
 namespace {
@@ -31,8 +31,7 @@ int64_t resident_bytes() {
 }
 
 TEST(Memory, ResidentSizeIsTheWeightsPlusTheKvCacheAndUnloadingReturnsIt) {
-  const char* env = std::getenv("SALUT_MODELS_DIR");
-  const fs::path folder = fs::path(env ? env : SALUT_MODELS_DIR) / "SmolLM2-135M-Instruct-4bit";
+  const fs::path folder = testing::models_dir() / "SmolLM2-135M-Instruct-4bit";
   if (!fs::exists(folder / "config.json")) GTEST_SKIP() << "no demo model: run tools/make_demo_model.py";
 
   auto backend = backend::make_cpu_backend();

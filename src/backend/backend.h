@@ -93,6 +93,12 @@ class Backend {
   // RMSNorm of each `head_dim` slice of every row (qwen3's q_norm/k_norm), in place.
   virtual void rms_norm_heads(Tensor& x, int head_dim, const VectorWeights& weight, float eps) = 0;
   virtual void linear(const Tensor& x, const LinearWeights& weights, Tensor& out) = 0;  // out = x·Wᵀ
+  // Several layers of one input (q/k/v, gate/up): outs[i] = x·W_iᵀ. A backend may run them as
+  // one job (one pass of its threads, x prepared once); this default runs them one by one.
+  virtual void linear_many(const Tensor& x, std::span<const LinearWeights* const> weights,
+                           std::span<Tensor* const> outs) {
+    for (size_t i = 0; i < weights.size(); ++i) linear(x, *weights[i], *outs[i]);
+  }
   virtual void add_bias(Tensor& x, const VectorWeights& bias) = 0;
   virtual void add(Tensor& x, const Tensor& y) = 0;  // x += y
   virtual void swiglu(const Tensor& gate, const Tensor& up, Tensor& out) = 0;  // silu(gate) * up; may alias gate

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <cmath>
 
 #include "core/error.h"
@@ -191,12 +192,23 @@ void Transformer::run_layer(Layer& layer, Tensor& hidden, backend::KvLayer& kv, 
     backend_.linear(x, weights, out);
     if (bias) backend_.add_bias(out, bias);
   };
+  // Projections of the same input run as one job of the backend.
+  auto project = [&]<size_t N>(const Tensor& x, const std::array<const backend::LinearWeights*, N>& weights,
+                               const std::array<const backend::VectorWeights*, N>& biases,
+                               const std::array<Tensor*, N>& outs) {
+    backend_.linear_many(x, weights, outs);
+    for (size_t i = 0; i < N; ++i)
+      if (*biases[i]) backend_.add_bias(*outs[i], *biases[i]);
+  };
+  using Weights3 = std::array<const backend::LinearWeights*, 3>;
+  using Biases3 = std::array<const backend::VectorWeights*, 3>;
+  using Weights2 = std::array<const backend::LinearWeights*, 2>;
+  using Biases2 = std::array<const backend::VectorWeights*, 2>;
 
   // Attention block.
   backend_.rms_norm(hidden, layer.input_norm, eps, normed);
-  linear(normed, layer.q, layer.q_bias, q);
-  linear(normed, layer.k, layer.k_bias, k);
-  linear(normed, layer.v, layer.v_bias, v);
+  project(normed, Weights3{&layer.q, &layer.k, &layer.v}, Biases3{&layer.q_bias, &layer.k_bias, &layer.v_bias},
+          std::array{&q, &k, &v});
   if (arch_->qk_norm) {
     backend_.rms_norm_heads(q, attention_.head_dim, layer.q_norm, eps);
     backend_.rms_norm_heads(k, attention_.head_dim, layer.k_norm, eps);
@@ -209,8 +221,7 @@ void Transformer::run_layer(Layer& layer, Tensor& hidden, backend::KvLayer& kv, 
 
   // MLP block.
   backend_.rms_norm(hidden, layer.post_attention_norm, eps, normed);
-  linear(normed, layer.gate, layer.gate_bias, gate);
-  linear(normed, layer.up, layer.up_bias, up);
+  project(normed, Weights2{&layer.gate, &layer.up}, Biases2{&layer.gate_bias, &layer.up_bias}, std::array{&gate, &up});
   backend_.swiglu(gate, up, gate);
   linear(gate, layer.down, layer.down_bias, projected);
   backend_.add(hidden, projected);

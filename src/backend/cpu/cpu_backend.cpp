@@ -112,6 +112,17 @@ class CpuBackend final : public Backend {
     cpu::linear(kernels_, pool_, x.data, x.rows, linear_of(weights), out.data);
   }
 
+  void linear_many(const Tensor& x, std::span<const LinearWeights* const> weights,
+                   std::span<Tensor* const> outs) override {
+    std::vector<const cpu::CpuLinear*> layers;
+    std::vector<float*> out_data;
+    for (size_t i = 0; i < weights.size(); ++i) {
+      layers.push_back(&linear_of(*weights[i]));
+      out_data.push_back(outs[i]->data);
+    }
+    cpu::linear_many(kernels_, pool_, x.data, x.rows, layers, out_data);
+  }
+
   void add_bias(Tensor& x, const VectorWeights& bias) override {
     const float* b = vector_of(bias);
     pool_.run_range(x.rows, std::max<int64_t>(1, kMinParallelValues / x.cols), [&](int64_t first, int64_t last) {

@@ -5,6 +5,7 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 
@@ -98,7 +99,7 @@ struct Isa {
 
 }  // namespace
 
-const Kernels table{"avx512", prepare_matvec, matvec, prepare_gemm, dequantize, gemm,
+const Kernels table{"avx512", false, prepare_matvec, matvec, prepare_gemm, dequantize, gemm,
                     avx2::rms_norm, avx2::swiglu, avx2::attend};
 
 }  // namespace salut::backend::cpu::avx512_linear

@@ -110,7 +110,7 @@ void attend(const float* q, const float* keys, const float* values, int64_t stri
 }  // namespace
 
 const Kernels& scalar_kernels() {
-  static const Kernels table{"scalar", prepare_matvec, matvec, prepare_gemm, dequantize, gemm,
+  static const Kernels table{"scalar", false, prepare_matvec, matvec, prepare_gemm, dequantize, gemm,
                              rms_norm, swiglu,         attend};
   return table;
 }

@@ -80,15 +80,43 @@ std::vector<float>& scratch(int slot, size_t floats) {
   return buffers[slot];
 }
 
-void matvec_rows(const Kernels& k, ThreadPool& pool, const float* x, int64_t rows, const PackedMatrix& w,
-                 float* out) {
-  float* prepared = scratch(0, size_t(prepared_size(w))).data();
-  // chunks of at least kMinChunkBytes of weights, each a contiguous run of rows
-  const int64_t grain = std::max<int64_t>(1, int64_t(kMinChunkBytes / std::max<size_t>(w.weight_stride, 1)));
+// Decode of one or more layers of the same input rows: each layer's x prepared in its kernels'
+// order, then every layer's output rows split into chunks of at least kMinChunkBytes of weights
+// (contiguous runs of rows) and run as one job.
+void matvec_rows(const Kernels& wanted, ThreadPool& pool, const float* x, int64_t rows,
+                 std::span<const PackedMatrix* const> layers, std::span<float* const> outs) {
+  struct Chunk {
+    int layer;
+    int64_t first, last;
+  };
+  // The caller's own lists (a lambda names a thread_local as the running thread's: take references).
+  thread_local std::vector<Chunk> chunk_list;
+  thread_local std::vector<size_t> prepared_at_list;
+  std::vector<Chunk>& chunks = chunk_list;
+  std::vector<size_t>& prepared_at = prepared_at_list;
+  chunks.clear();
+  prepared_at.clear();
+  size_t prepared_floats = 0;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const PackedMatrix& w = *layers[i];
+    prepared_at.push_back(prepared_floats);
+    prepared_floats += size_t(prepared_size(w));
+    const int64_t grain = std::max<int64_t>(1, int64_t(kMinChunkBytes / std::max<size_t>(w.weight_stride, 1)));
+    // several chunks per thread, so that a slow or late thread leaves little to wait for
+    const int64_t n = std::clamp<int64_t>(w.rows / grain, 1, int64_t(pool.threads()) * 8);
+    for (int64_t c = 0; c < n; ++c) chunks.push_back({int(i), w.rows * c / n, w.rows * (c + 1) / n});
+  }
+  float* prepared = scratch(0, prepared_floats).data();
   for (int64_t r = 0; r < rows; ++r) {
-    k.prepare_matvec(w, x + r * w.cols, prepared);
-    float* y = out + r * w.rows;
-    pool.run_range(w.rows, grain, [&](int64_t first, int64_t last) { k.matvec(w, prepared, first, last, y + first); });
+    for (size_t i = 0; i < layers.size(); ++i)
+      kernels_for(wanted, *layers[i]).prepare_matvec(*layers[i], x + r * layers[i]->cols, prepared + prepared_at[i]);
+    pool.run(int64_t(chunks.size()), [&](int64_t c) {
+      const Chunk& chunk = chunks[size_t(c)];
+      const PackedMatrix& w = *layers[size_t(chunk.layer)];
+      float* y = outs[size_t(chunk.layer)] + r * w.rows;
+      kernels_for(wanted, w).matvec(w, prepared + prepared_at[size_t(chunk.layer)], chunk.first, chunk.last,
+                                    y + chunk.first);
+    });
   }
 }
 
@@ -130,13 +158,28 @@ void CpuLinear::dequantize_row(int64_t row, float* out) const {
 }
 
 void linear(const Kernels& wanted, ThreadPool& pool, const float* x, int64_t rows, const CpuLinear& w, float* out) {
-  const PackedMatrix& m = w.packed;
-  const Kernels& k = kernels_for(wanted, m);
-  // The GEMM path works on whole 32-input blocks (dense layers of other widths: one row at a time).
-  if (rows >= kMinGemmRows && m.cols % 32 == 0)
-    gemm_rows(k, pool, x, rows, m, out);
-  else
-    matvec_rows(k, pool, x, rows, m, out);
+  const CpuLinear* layers[] = {&w};
+  float* outs[] = {out};
+  linear_many(wanted, pool, x, rows, layers, outs);
+}
+
+void linear_many(const Kernels& wanted, ThreadPool& pool, const float* x, int64_t rows,
+                 std::span<const CpuLinear* const> layers, std::span<float* const> outs) {
+  thread_local std::vector<const PackedMatrix*> one_by_one;  // layers the GEMM path does not take
+  thread_local std::vector<float*> their_outs;
+  one_by_one.clear();
+  their_outs.clear();
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const PackedMatrix& m = layers[i]->packed;
+    // The GEMM path works on whole 32-input blocks (dense layers of other widths: one row at a time).
+    if (rows >= kMinGemmRows && m.cols % 32 == 0) {
+      gemm_rows(kernels_for(wanted, m), pool, x, rows, m, outs[i]);
+    } else {
+      one_by_one.push_back(&m);
+      their_outs.push_back(outs[i]);
+    }
+  }
+  if (!one_by_one.empty()) matvec_rows(wanted, pool, x, rows, one_by_one, their_outs);
 }
 
 }  // namespace salut::backend::cpu

@@ -8,6 +8,7 @@
 // (a GEMM), so each weight is decoded once per call however many tokens there are.
 
 #include <cstdint>
+#include <span>
 
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/thread_pool.h"
@@ -32,5 +33,10 @@ struct CpuLinear {
 
 // out [rows, w.out_features] = x [rows, in] · Wᵀ with the given kernels on the pool's threads.
 void linear(const Kernels& kernels, ThreadPool& pool, const float* x, int64_t rows, const CpuLinear& w, float* out);
+
+// Several layers of the same input: outs[i] [rows, layers[i]->out_features]. Decode runs every
+// layer's rows as one job of the pool (one wake-up and one wait instead of one per layer).
+void linear_many(const Kernels& kernels, ThreadPool& pool, const float* x, int64_t rows,
+                 std::span<const CpuLinear* const> layers, std::span<float* const> outs);
 
 }  // namespace salut::backend::cpu

@@ -244,62 +244,106 @@ static void prepare_gemm(const PackedMatrix& w, const float* x, int64_t rows, in
 // Scratch for one row's converted scales and biases (the callers keep cols <= kMaxSimdCols).
 static constexpr int64_t kMaxGroups = kMaxSimdCols / 16;
 
+// Σ over one group's blocks of value · x, per lane (kBlocks blocks of 32 inputs), advancing p and x.
+template <class Decoder, int kBlocks>
+static inline F group_dot(const std::byte*& p, const std::byte* end, const float*& x) {
+  F d[V];
+  SALUT_UNROLL
+  for (int i = 0; i < V; ++i) d[i] = Isa::zero();
+  SALUT_UNROLL
+  for (int b = 0; b < kBlocks; ++b, p += Decoder::kBytes, x += 32) {
+    F v[V];
+    Decoder::decode(p, end, v);
+    SALUT_UNROLL
+    for (int i = 0; i < V; ++i) d[i] = Isa::fma(v[i], Isa::load(x + i * L), d[i]);
+  }
+  return sum_of_vectors(d);
+}
+
+// Decode streams each weight once and does enough work per byte that the hardware prefetcher
+// alone falls behind: ask for the lines kPrefetchBytes ahead of the ones being decoded.
+#ifndef SALUT_PREFETCH_BYTES
+#define SALUT_PREFETCH_BYTES 2048
+#endif
+static constexpr int kPrefetchBytes = SALUT_PREFETCH_BYTES;
+template <int kBytes>
+static inline void prefetch_ahead(const std::byte* p) {
+  SALUT_UNROLL
+  for (int b = 0; b < kBytes; b += 64) _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetchBytes + b, _MM_HINT_T0);
+}
+
+// One row's Σ_groups scale · group_dot, groups of kBlocks blocks (two chains: even and odd groups).
+template <class Decoder, int kBlocks>
+static inline float row_dot(const std::byte* p, const std::byte* end, const float* x, const float* scale,
+                            int64_t groups) {
+  F acc0 = Isa::zero(), acc1 = Isa::zero();
+  int64_t g = 0;
+  for (; g + 2 <= groups; g += 2) {
+    prefetch_ahead<2 * kBlocks * Decoder::kBytes>(p);
+    acc0 = Isa::fma(group_dot<Decoder, kBlocks>(p, end, x), Isa::set1(scale[g]), acc0);
+    acc1 = Isa::fma(group_dot<Decoder, kBlocks>(p, end, x), Isa::set1(scale[g + 1]), acc1);
+  }
+  if (g < groups) acc0 = Isa::fma(group_dot<Decoder, kBlocks>(p, end, x), Isa::set1(scale[g]), acc0);
+  return Isa::hsum(Isa::add(acc0, acc1));
+}
+
+// nvfp4: two groups of 16 per block, each lane's group given by the block order.
+template <class Decoder>
+static inline float row_dot_16(const std::byte* p, const std::byte* end, const float* x, const float* scale,
+                               int64_t groups) {
+  F acc0 = Isa::zero(), acc1 = Isa::zero();
+  for (int64_t g = 0; g < groups; g += 2, p += Decoder::kBytes, x += 32) {
+    F v[V];
+    Decoder::decode(p, end, v);
+    const F lo = Isa::set1(scale[g]), hi = Isa::set1(scale[g + 1]);
+    SALUT_UNROLL
+    for (int i = 0; i < V; ++i) {
+      const F s = Isa::blend(lo, hi, Isa::load_i(kSecondHalf16.mask[i]));
+      const F product = Isa::mul(v[i], Isa::load(x + i * L));
+      if (i % 2 == 0) acc0 = Isa::fma(product, s, acc0);
+      else acc1 = Isa::fma(product, s, acc1);
+    }
+  }
+  return Isa::hsum(Isa::add(acc0, acc1));
+}
+
+// Scales and biases are converted for a batch of rows in one pass (a row range's scales are
+// contiguous), so that a short row (576 inputs: 18 groups) pays no per-row conversion tail.
+static constexpr int64_t kScaleBatch = kMaxGroups;  // floats of converted scales (and of biases) at a time
+
 template <class Decoder, ScaleFormat S>
 static void matvec_quantized(const PackedMatrix& w, const float* prepared, int64_t first, int64_t last, float* y) {
   const int64_t groups = w.groups();
-  const int64_t blocks_per_group = w.group_size / 32;  // 0 for nvfp4's 16
   const float* sums = prepared + w.cols;
-  alignas(64) float scale[kMaxGroups];
-  alignas(64) float bias[kMaxGroups];
-  for (int64_t r = first; r < last; ++r) {
-    convert_scales<S>(w.scale_row(r), groups, Decoder::kValueScale, w.global_scale, scale);
-    float bias_total = 0;
-    if constexpr (Decoder::kBias) {
-      convert_scales<S>(w.bias_row(r), groups, 1.0f, 1.0f, bias);
-      F b = Isa::zero();
-      int64_t g = 0;
-      for (; g + L <= groups; g += L) b = Isa::fma(Isa::load(bias + g), Isa::load(sums + g), b);
-      bias_total = Isa::hsum(b);
-      for (; g < groups; ++g) bias_total += bias[g] * sums[g];
-    }
-    const std::byte* p = w.weight_row(r);
-    const float* x = prepared;
-    F acc0 = Isa::zero(), acc1 = Isa::zero();  // two chains: even and odd groups
-    if (blocks_per_group > 0) {
-      // Σ over one group's blocks of value · x, per lane
-      auto group_dot = [&]() {
-        F d[V];
-        SALUT_UNROLL
-        for (int i = 0; i < V; ++i) d[i] = Isa::zero();
-        for (int64_t b = 0; b < blocks_per_group; ++b, p += Decoder::kBytes, x += 32) {
-          F v[V];
-          Decoder::decode(p, w.weight_end, v);
-          SALUT_UNROLL
-          for (int i = 0; i < V; ++i) d[i] = Isa::fma(v[i], Isa::load(x + i * L), d[i]);
-        }
-        return sum_of_vectors(d);
-      };
-      int64_t g = 0;
-      for (; g + 2 <= groups; g += 2) {
-        acc0 = Isa::fma(group_dot(), Isa::set1(scale[g]), acc0);
-        acc1 = Isa::fma(group_dot(), Isa::set1(scale[g + 1]), acc1);
+  alignas(64) float scale[kScaleBatch];
+  alignas(64) float bias[kScaleBatch];
+  const bool packed_rows = w.scale_stride == size_t(groups * scale_bytes(S));  // true of every MLX tensor
+  const int64_t batch = packed_rows ? kScaleBatch / groups : 1;
+  for (int64_t r0 = first; r0 < last; r0 += batch) {
+    const int64_t rows = std::min(batch, last - r0);
+    convert_scales<S>(w.scale_row(r0), rows * groups, Decoder::kValueScale, w.global_scale, scale);
+    if constexpr (Decoder::kBias) convert_scales<S>(w.bias_row(r0), rows * groups, 1.0f, 1.0f, bias);
+    for (int64_t i = 0; i < rows; ++i) {
+      const float* row_scale = scale + i * groups;
+      float bias_total = 0;
+      if constexpr (Decoder::kBias) {  // Σ bias · Σx over the groups
+        const float* row_bias = bias + i * groups;
+        F b = Isa::zero();
+        int64_t g = 0;
+        for (; g + L <= groups; g += L) b = Isa::fma(Isa::load(row_bias + g), Isa::load(sums + g), b);
+        bias_total = Isa::hsum(b);
+        for (; g < groups; ++g) bias_total += row_bias[g] * sums[g];
       }
-      if (g < groups) acc0 = Isa::fma(group_dot(), Isa::set1(scale[g]), acc0);
-    } else {  // two groups of 16 per block: each lane's group by the block order
-      for (int64_t g = 0; g < groups; g += 2, p += Decoder::kBytes, x += 32) {
-        F v[V];
-        Decoder::decode(p, w.weight_end, v);
-        const F lo = Isa::set1(scale[g]), hi = Isa::set1(scale[g + 1]);
-        SALUT_UNROLL
-        for (int i = 0; i < V; ++i) {
-          const F s = Isa::blend(lo, hi, Isa::load_i(kSecondHalf16.mask[i]));
-          const F product = Isa::mul(v[i], Isa::load(x + i * L));
-          if (i % 2 == 0) acc0 = Isa::fma(product, s, acc0);
-          else acc1 = Isa::fma(product, s, acc1);
-        }
+      const std::byte* p = w.weight_row(r0 + i);
+      float dot;
+      switch (w.group_size) {  // the block count a compile-time constant: the group's loop unrolls
+        case 16: dot = row_dot_16<Decoder>(p, w.weight_end, prepared, row_scale, groups); break;
+        case 32: dot = row_dot<Decoder, 1>(p, w.weight_end, prepared, row_scale, groups); break;
+        case 64: dot = row_dot<Decoder, 2>(p, w.weight_end, prepared, row_scale, groups); break;
+        default: dot = row_dot<Decoder, 4>(p, w.weight_end, prepared, row_scale, groups); break;  // 128: all quant_spec allows
       }
+      y[r0 + i - first] = dot + bias_total;
     }
-    y[r - first] = Isa::hsum(Isa::add(acc0, acc1)) + bias_total;
   }
 }
 

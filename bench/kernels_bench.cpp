@@ -1,0 +1,178 @@
+// salut_kernels_bench: the decode kernel (quantized matrix-vector) of each CPU kernel table, in
+// GB/s of weights streamed, next to a plain streaming read of the same bytes in the same run.
+// The matrices together exceed the last-level cache, as a model's layers do.
+//
+//   build/salut_kernels_bench --benchmark_counters_tabular=true
+
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backend/cpu/kernels.h"
+#include "backend/cpu/thread_pool.h"
+
+namespace cpu = salut::backend::cpu;
+
+namespace {
+
+// well past any L3 (SALUT_BENCH_MB overrides, e.g. to see the in-cache speed)
+const size_t kWorkingSetBytes = size_t(std::getenv("SALUT_BENCH_MB") ? std::atoi(std::getenv("SALUT_BENCH_MB")) : 256) << 20;
+
+struct Matrices {
+  std::vector<std::vector<std::byte>> weights, scales, biases;
+  std::vector<cpu::PackedMatrix> packed;
+  size_t bytes_each = 0;
+};
+
+// Random affine matrices (bf16 scales and biases) of rows x cols, enough to fill the working set.
+Matrices make_affine(int64_t rows, int64_t cols, int bits, int group) {
+  Matrices m;
+  std::mt19937 rng(7);
+  const size_t row_bytes = size_t(cols) * bits / 8, groups = size_t(cols / group);
+  m.bytes_each = size_t(rows) * (row_bytes + 4 * groups);
+  const size_t count = std::max<size_t>(2, kWorkingSetBytes / m.bytes_each);
+  for (size_t i = 0; i < count; ++i) {
+    auto fill = [&](size_t n, bool scale) {
+      std::vector<std::byte> v(n);
+      for (size_t j = 0; j < n; j += 2) {
+        // bf16 around 0.01 for scales; random bits for packed values
+        const uint16_t word = scale ? uint16_t(0x3c20 + (rng() & 0x3f)) : uint16_t(rng());
+        std::memcpy(v.data() + j, &word, std::min<size_t>(2, n - j));
+      }
+      return v;
+    };
+    m.weights.push_back(fill(size_t(rows) * row_bytes, false));
+    m.scales.push_back(fill(size_t(rows) * groups * 2, true));
+    m.biases.push_back(fill(size_t(rows) * groups * 2, true));
+    cpu::PackedMatrix p;
+    p.format = cpu::WeightFormat::affine;
+    p.bits = bits;
+    p.group_size = group;
+    p.scale_format = cpu::ScaleFormat::bf16;
+    p.rows = rows;
+    p.cols = cols;
+    p.weight = m.weights.back().data();
+    p.weight_stride = row_bytes;
+    p.weight_end = p.weight + m.weights.back().size();
+    p.scales = m.scales.back().data();
+    p.biases = m.biases.back().data();
+    p.scale_stride = groups * 2;
+    m.packed.push_back(p);
+  }
+  return m;
+}
+
+const cpu::Kernels* table(int index) {
+  const cpu::Kernels* all[3] = {};
+  const int n = cpu::runnable_kernels(all);
+  return index < n ? all[index] : nullptr;
+}
+
+void Matvec(benchmark::State& state) {
+  const cpu::Kernels* k = table(int(state.range(0)));
+  if (!k) return state.SkipWithError("kernel table not runnable here");
+  const int64_t rows = state.range(1), cols = state.range(2);
+  const int bits = int(state.range(3)), group = int(state.range(4));
+  Matrices m = make_affine(rows, cols, bits, group);
+  std::vector<float> x(static_cast<size_t>(cols)), y(static_cast<size_t>(rows));
+  std::vector<float> prepared(static_cast<size_t>(cpu::prepared_size(m.packed[0])));
+  for (int64_t i = 0; i < cols; ++i) x[size_t(i)] = std::sin(float(i));
+  k->prepare_matvec(m.packed[0], x.data(), prepared.data());
+  size_t i = 0;
+  for (auto _ : state) {
+    const cpu::PackedMatrix& w = m.packed[i++ % m.packed.size()];
+    k->matvec(w, prepared.data(), 0, rows, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetLabel(k->name);
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(m.bytes_each));
+}
+
+// All cores on one matrix at a time, split into row ranges as the engine splits a layer.
+void MatvecAllCores(benchmark::State& state) {
+  const cpu::Kernels* k = table(int(state.range(0)));
+  if (!k) return state.SkipWithError("kernel table not runnable here");
+  const int64_t rows = state.range(1), cols = state.range(2);
+  Matrices m = make_affine(rows, cols, int(state.range(3)), int(state.range(4)));
+  std::vector<float> x(static_cast<size_t>(cols)), y(static_cast<size_t>(rows));
+  std::vector<float> prepared(static_cast<size_t>(cpu::prepared_size(m.packed[0])));
+  for (int64_t i = 0; i < cols; ++i) x[size_t(i)] = std::sin(float(i));
+  k->prepare_matvec(m.packed[0], x.data(), prepared.data());
+  cpu::ThreadPool pool;
+  const int64_t grain = std::max<int64_t>(1, int64_t(16384 / m.packed[0].weight_stride));
+  size_t i = 0;
+  for (auto _ : state) {
+    const cpu::PackedMatrix& w = m.packed[i++ % m.packed.size()];
+    pool.run_range(rows, grain, [&](int64_t first, int64_t last) {
+      k->matvec(w, prepared.data(), first, last, y.data() + first);
+    });
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetLabel(std::string(k->name) + ", " + std::to_string(pool.threads()) + " threads");
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(m.bytes_each));
+}
+
+void ReadAllCores(benchmark::State& state) {
+  std::vector<uint64_t> a(kWorkingSetBytes / 8);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = i;
+  cpu::ThreadPool pool;
+  const size_t chunk = std::min(size_t(8) << 20, kWorkingSetBytes) / 8;
+  size_t at = 0;
+  for (auto _ : state) {
+    const uint64_t* p = a.data() + at;
+    pool.run_range(int64_t(chunk), 4096, [&](int64_t first, int64_t last) {
+      uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (int64_t j = first; j + 4 <= last; j += 4) s0 += p[j], s1 += p[j + 1], s2 += p[j + 2], s3 += p[j + 3];
+      benchmark::DoNotOptimize(s0 + s1 + s2 + s3);
+    });
+    at = (at + chunk) % a.size();
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(chunk * 8));
+}
+
+// The reference: a streaming read of the same working set (four independent sums).
+void Read(benchmark::State& state) {
+  std::vector<uint64_t> a(kWorkingSetBytes / 8);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = i;
+  const size_t chunk = std::min(size_t(8) << 20, kWorkingSetBytes) / 8;
+  size_t at = 0;
+  for (auto _ : state) {
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    const uint64_t* p = a.data() + at;
+    for (size_t j = 0; j < chunk; j += 4) s0 += p[j], s1 += p[j + 1], s2 += p[j + 2], s3 += p[j + 3];
+    benchmark::DoNotOptimize(s0 + s1 + s2 + s3);
+    at = (at + chunk) % a.size();
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(chunk * 8));
+}
+
+}  // namespace
+
+BENCHMARK(Read)->UseRealTime();
+BENCHMARK(ReadAllCores)->UseRealTime();
+BENCHMARK(MatvecAllCores)
+    ->ArgNames({"table", "rows", "cols", "bits", "group"})
+    ->Args({1, 2048, 2048, 4, 64})
+    ->Args({1, 8192, 2048, 4, 64})
+    ->Args({1, 1536, 576, 4, 32})
+    ->UseRealTime();
+// table (0 scalar, 1 avx2, 2 avx512), rows, cols, bits, group
+BENCHMARK(Matvec)
+    ->ArgNames({"table", "rows", "cols", "bits", "group"})
+    ->Args({1, 4096, 4096, 4, 64})
+    ->Args({1, 1536, 576, 4, 32})
+    ->Args({1, 49152, 576, 4, 32})
+    ->Args({1, 4096, 4096, 8, 64})
+    ->Args({1, 4096, 4096, 2, 64})
+    ->Args({1, 4096, 4096, 3, 64})
+    ->Args({1, 4096, 4096, 6, 64})
+    ->Args({2, 4096, 4096, 4, 64})
+    ->UseRealTime();
+
+BENCHMARK_MAIN();

@@ -1,5 +1,6 @@
 // salut bench: prefill and decode speed of a model on this machine, and how close decode comes
-// to the memory bandwidth measured in the same run (decode reads every weight once per token).
+// to the memory bandwidth measured in the same run (decode reads every weight once per token,
+// and the KV cache up to its position).
 
 #include <fmt/format.h>
 
@@ -97,7 +98,12 @@ void add_bench_command(CLI::App& app) {
     const double prefill = median(&Result::prefill_tps), decode = median(&Result::decode_tps);
     backend::cpu::ThreadPool pool(args->threads);
     const auto bw = backend::cpu::measure_memory_bandwidth(pool, size_t(args->buffer_gb * 1e9), 5);
-    const double achieved = double(bytes_per_token) * decode / 1e9;
+    // Each decode step also reads the KV cache up to its position (f32 keys and values): on
+    // average prompt + tokens / 2 positions.
+    const auto& c = model.config();
+    const uint64_t kv_bytes_per_position = uint64_t(c.num_hidden_layers * c.num_key_value_heads * c.head_dim) * 2 * 4;
+    const uint64_t kv_bytes_per_token = kv_bytes_per_position * uint64_t(args->prompt + args->tokens / 2);
+    const double achieved = double(bytes_per_token + kv_bytes_per_token) * decode / 1e9;
 
     nlohmann::json out = {
         {"model", args->model},
@@ -110,6 +116,7 @@ void add_bench_command(CLI::App& app) {
         {"prefill_tok_s", prefill},
         {"decode_tok_s", decode},
         {"weight_bytes_per_token", bytes_per_token},
+        {"kv_bytes_per_token", kv_bytes_per_token},
         {"decode_gb_s", achieved},
         {"copy_bandwidth_gb_s", bw.copy_gb_s},
         {"read_bandwidth_gb_s", bw.read_gb_s},
@@ -124,7 +131,9 @@ void add_bench_command(CLI::App& app) {
     fmt::print("backend        {} on {}\n", backend->name(), cpu_model());
     fmt::print("prefill        {:8.1f} tok/s   ({} tokens)\n", prefill, args->prompt);
     fmt::print("decode         {:8.2f} tok/s   ({} tokens, batch 1)\n", decode, args->tokens);
-    fmt::print("weights/token  {:8.1f} MB\n", double(bytes_per_token) / 1e6);
+    fmt::print("reads/token    {:8.1f} MB      (weights {:.1f} MB + KV cache {:.1f} MB on average)\n",
+               double(bytes_per_token + kv_bytes_per_token) / 1e6, double(bytes_per_token) / 1e6,
+               double(kv_bytes_per_token) / 1e6);
     fmt::print("decode reads   {:8.2f} GB/s\n", achieved);
     fmt::print("memory copy    {:8.2f} GB/s   (read + write; decode reaches {:.0f}%)\n", bw.copy_gb_s,
                100 * achieved / bw.copy_gb_s);

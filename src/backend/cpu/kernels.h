@@ -80,10 +80,13 @@ struct Kernels {
   void (*rms_norm)(const float* x, int64_t cols, const float* weight, float eps, float* out);
   // out = silu(gate) * up (may alias gate).
   void (*swiglu)(const float* gate, const float* up, int64_t n, float* out);
-  // One query head over `visible` cached positions: softmax(q·Kᵀ·scale)·V in f32 with the running
-  // maximum. Keys and values of position t start at keys + t * stride. `scores` holds `visible`.
-  void (*attend)(const float* q, const float* keys, const float* values, int64_t stride, int64_t visible,
-                 int head_dim, float scale, float* scores, float* out);
+  // One query head over `count` cached positions (keys and values of position t start at
+  // keys + t * stride): scores s_t = q·k_t·scale in f32, then out = Σ_t e^(s_t - m) · v_t with
+  // m = max_t s_t, not normalised; returns m and sets *total = Σ_t e^(s_t - m). A caller divides
+  // by *total, or merges the partial results of several key ranges (split-K decode).
+  // `scores` holds `count`.
+  float (*attend)(const float* q, const float* keys, const float* values, int64_t stride, int64_t count,
+                  int head_dim, float scale, float* scores, float* out, float* total);
 };
 
 const Kernels& scalar_kernels();

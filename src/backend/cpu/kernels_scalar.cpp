@@ -84,27 +84,27 @@ void swiglu(const float* gate, const float* up, int64_t n, float* out) {
   }
 }
 
-void attend(const float* q, const float* keys, const float* values, int64_t stride, int64_t visible, int head_dim,
-            float scale, float* scores, float* out) {
+float attend(const float* q, const float* keys, const float* values, int64_t stride, int64_t count, int head_dim,
+             float scale, float* scores, float* out, float* total) {
   float max_score = -INFINITY;
-  for (int64_t t = 0; t < visible; ++t) {
+  for (int64_t t = 0; t < count; ++t) {
     const float* k = keys + t * stride;
     float dot = 0;
     for (int d = 0; d < head_dim; ++d) dot += q[d] * k[d];
     scores[t] = dot * scale;
     max_score = std::max(max_score, scores[t]);
   }
-  float total = 0;
-  for (int64_t t = 0; t < visible; ++t) {
+  *total = 0;
+  for (int64_t t = 0; t < count; ++t) {
     scores[t] = std::exp(scores[t] - max_score);
-    total += scores[t];
+    *total += scores[t];
   }
   std::fill(out, out + head_dim, 0.0f);
-  for (int64_t t = 0; t < visible; ++t) {
-    const float p = scores[t] / total;
+  for (int64_t t = 0; t < count; ++t) {
     const float* v = values + t * stride;
-    for (int d = 0; d < head_dim; ++d) out[d] += p * v[d];
+    for (int d = 0; d < head_dim; ++d) out[d] += scores[t] * v[d];
   }
+  return max_score;
 }
 
 }  // namespace

@@ -64,13 +64,63 @@ void rope_rows(ThreadPool& pool, float* x, int64_t rows, int heads, int head_dim
   });
 }
 
+// Decode (one query row) splits each KV head's keys into ranges of at least kMinKeysPerRange,
+// enough of them to keep every thread busy: a chunk is one range of one KV head for all the
+// query heads that share it (GQA), so the range's keys and values come from memory once and
+// from cache for the other heads. The ranges' unnormalised results are merged at the end.
+constexpr int64_t kMinKeysPerRange = 128;
+
 void causal_attention(const Kernels& k, ThreadPool& pool, const float* q, int64_t rows, const float* keys,
                       const float* values, int64_t first_position, const AttentionParams& p, float* out) {
   const int group = p.heads / p.kv_heads;
   const int64_t kv_stride = int64_t(p.kv_heads) * p.head_dim;
   const int64_t q_stride = int64_t(p.heads) * p.head_dim;
-  const int64_t pairs = rows * p.heads;
   const int64_t last_visible = first_position + rows;
+  if (rows == 1) {
+    const int64_t visible = last_visible;
+    const int64_t wanted = (int64_t(pool.threads()) * 4 + p.kv_heads - 1) / p.kv_heads;
+    const int64_t ranges = std::clamp<int64_t>(visible / kMinKeysPerRange, 1, wanted);
+    // per (kv head, range, head of the group): head_dim outputs, then the maximum and the total
+    const int64_t slot = p.head_dim + 2;
+    thread_local std::vector<float> partial_store;
+    std::vector<float>& partial = partial_store;  // the caller's (workers write into it)
+    partial.resize(size_t(p.kv_heads * ranges * group * slot));
+    pool.run(p.kv_heads * ranges, [&](int64_t chunk) {
+      thread_local std::vector<float> scores;
+      const int kvh = int(chunk / ranges);
+      const int64_t range = chunk % ranges;
+      const int64_t t0 = visible * range / ranges, t1 = visible * (range + 1) / ranges;
+      if (scores.size() < size_t(t1 - t0)) scores.resize(size_t(t1 - t0));
+      for (int g = 0; g < group; ++g) {
+        const int h = kvh * group + g;
+        float* result = partial.data() + ((kvh * ranges + range) * group + g) * slot;
+        result[p.head_dim] = k.attend(q + int64_t(h) * p.head_dim, keys + t0 * kv_stride + int64_t(kvh) * p.head_dim,
+                                      values + t0 * kv_stride + int64_t(kvh) * p.head_dim, kv_stride, t1 - t0,
+                                      p.head_dim, p.scale, scores.data(), result, &result[p.head_dim + 1]);
+      }
+    });
+    // out = Σ_r e^(m_r - m) out_r / Σ_r e^(m_r - m) total_r
+    for (int h = 0; h < p.heads; ++h) {
+      const int kvh = h / group, g = h % group;
+      auto at = [&](int64_t range) { return partial.data() + ((kvh * ranges + range) * group + g) * slot; };
+      float m = -INFINITY;
+      for (int64_t r = 0; r < ranges; ++r) m = std::max(m, at(r)[p.head_dim]);
+      float* o = out + int64_t(h) * p.head_dim;
+      std::fill(o, o + p.head_dim, 0.0f);
+      float total = 0;
+      for (int64_t r = 0; r < ranges; ++r) {
+        const float* part = at(r);
+        const float w = std::exp(part[p.head_dim] - m);
+        total += w * part[p.head_dim + 1];
+        for (int d = 0; d < p.head_dim; ++d) o[d] += w * part[d];
+      }
+      const float inv = 1.0f / total;
+      for (int d = 0; d < p.head_dim; ++d) o[d] *= inv;
+    }
+    return;
+  }
+
+  const int64_t pairs = rows * p.heads;
   // one chunk per (row, head) pair, or per several when there are many; later rows see more
   // keys, so chunks are claimed as threads come free rather than dealt out in slices
   const int64_t chunks = std::min(pairs, ThreadPool::kMaxChunks);
@@ -81,9 +131,13 @@ void causal_attention(const Kernels& k, ThreadPool& pool, const float* q, int64_
     for (int64_t pair = pairs * chunk / chunks; pair < pairs * (chunk + 1) / chunks; ++pair) {
       const int64_t r = pair / p.heads;
       const int h = int(pair % p.heads), kvh = h / group;
+      float* o = out + r * q_stride + int64_t(h) * p.head_dim;
+      float total = 0;
       k.attend(q + r * q_stride + int64_t(h) * p.head_dim, keys + int64_t(kvh) * p.head_dim,
                values + int64_t(kvh) * p.head_dim, kv_stride, first_position + r + 1, p.head_dim, p.scale,
-               scores.data(), out + r * q_stride + int64_t(h) * p.head_dim);
+               scores.data(), o, &total);
+      const float inv = 1.0f / total;
+      for (int d = 0; d < p.head_dim; ++d) o[d] *= inv;
     }
   };
   if (tiny)

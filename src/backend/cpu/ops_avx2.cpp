@@ -101,8 +101,8 @@ void swiglu(const float* gate, const float* up, int64_t n, float* out) {
   for (; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
 }
 
-void attend(const float* q, const float* keys, const float* values, int64_t stride, int64_t visible, int head_dim,
-            float scale, float* scores, float* out) {
+float attend(const float* q, const float* keys, const float* values, int64_t stride, int64_t visible, int head_dim,
+             float scale, float* scores, float* out, float* total_out) {
   // Scores, eight keys at a time so that one transpose-add finishes eight dot products.
   const __m256 vscale = _mm256_set1_ps(scale);
   int64_t t = 0;
@@ -136,8 +136,9 @@ void attend(const float* q, const float* keys, const float* values, int64_t stri
   float total = hsum(vtotal);
   for (; t < visible; ++t) total += scores[t] = std::exp(scores[t] - max_score);
 
-  // Weighted sum of the values, normalised at the end; up to 64 dims at a time in registers.
-  const float inv = 1.0f / total;
+  // Weighted sum of the values (the caller normalises); up to 64 dims at a time in registers.
+  *total_out = total;
+  const float inv = 1.0f;
   int d = 0;
   if (head_dim % 8 == 0) {
     for (; d + 64 <= head_dim; d += 64) weighted_sum<8>(scores, values + d, stride, visible, inv, out + d);
@@ -150,13 +151,14 @@ void attend(const float* q, const float* keys, const float* values, int64_t stri
       case 6: weighted_sum<6>(scores, values + d, stride, visible, inv, out + d); break;
       case 7: weighted_sum<7>(scores, values + d, stride, visible, inv, out + d); break;
     }
-    return;
+    return max_score;
   }
   for (; d < head_dim; ++d) {
     float sum = 0;
     for (t = 0; t < visible; ++t) sum += scores[t] * values[t * stride + d];
     out[d] = sum * inv;
   }
+  return max_score;
 }
 
 }  // namespace salut::backend::cpu::avx2

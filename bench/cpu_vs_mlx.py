@@ -7,7 +7,8 @@ with random weights, quantized 4-bit (group 64) and saved by mlx-lm's own classe
 
 For each model, in one run and alternating between the two so that both see the same machine:
   salut:  `salut bench <model> --json` (prefill of a 512-token random prompt, decode of 128
-          tokens, weight bytes per token, and this machine's memory bandwidth, measured by it)
+          tokens, the bytes each decode step reads (weights + the KV cache up to its position),
+          and this machine's memory bandwidth, measured by it)
   mlx-lm: `mlx_lm.stream_generate` on the same random prompt, its own prompt_tps and
           generation_tps, on MLX's CPU device; once with the model as written (bf16/f16
           scales and activations) and once cast to float32 (MLX's CPU kernels are much faster
@@ -198,6 +199,7 @@ def main():
                                                    "read_bandwidth_gb_s", "fraction_of_copy_bandwidth",
                                                    "fraction_of_read_bandwidth")},
             "weight_bytes_per_token": s[0]["weight_bytes_per_token"],
+            "kv_bytes_per_token": s[0].get("kv_bytes_per_token", 0),
             "backend": s[0]["backend"],
         }
         for variant in ("mlx", "mlx_f32"):

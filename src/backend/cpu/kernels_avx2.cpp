@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cfloat>
 #include <cmath>
 #include <cstring>
 
@@ -38,6 +39,12 @@ struct Isa {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+  }
+  static float hmax(F v) {
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
   }
   static I load_i(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
@@ -111,28 +118,53 @@ struct Isa {
 
 // x16 order per 32-input block: 4-bit: even inputs, then odd (the low and high nibbles of the 16
 // bytes); 8-bit: natural.
+// 16 int16 of 16 floats a (8) and b (8) times `inverse`, rounded to nearest even, in order.
+inline __m256i round_to_int16(__m256 a, __m256 b, __m256 inverse) {
+  const __m256i packed = _mm256_packs_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(a, inverse)),
+                                            _mm256_cvtps_epi32(_mm256_mul_ps(b, inverse)));
+  return _mm256_permute4x64_epi64(packed, 0xD8);  // packs works per 128-bit half
+}
+
 template <int Bits>
 void prepare_int16(const PackedMatrix& w, const float* x, float* prepared) {
   const int64_t groups = w.groups(), gs = w.group_size;
   float* sums = prepared + w.cols;
   float* x_scale = sums + groups;
   auto* x16 = reinterpret_cast<std::byte*>(prepared);
+  const __m256 sign = _mm256_set1_ps(-0.0f);
   for (int64_t g = 0; g < groups; ++g) {
     const float* xg = x + g * gs;
-    float top = 0;
-    bool finite = true;
-    for (int64_t j = 0; j < gs; ++j) top = std::max(top, std::fabs(xg[j])), finite &= std::isfinite(xg[j]);
+    __m256 top = _mm256_setzero_ps();
+    __m256 finite = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+    for (int64_t j = 0; j < gs; j += 8) {
+      const __m256 magnitude = _mm256_andnot_ps(sign, _mm256_loadu_ps(xg + j));
+      top = _mm256_max_ps(top, magnitude);
+      finite = _mm256_and_ps(finite, _mm256_cmp_ps(magnitude, _mm256_set1_ps(FLT_MAX), _CMP_LE_OQ));  // NaN: false
+    }
+    const float largest = Isa::hmax(top);
+    const bool all_finite = _mm256_movemask_ps(finite) == 0xff;
     // a NaN or infinite input makes the group's products NaN, as the f32 path's would be
-    x_scale[g] = finite ? top / 32767.0f : NAN;
-    const float inverse = finite && top > 0 ? 32767.0f / top : 0.0f;
+    x_scale[g] = all_finite ? largest / 32767.0f : NAN;
+    const __m256 inverse = _mm256_set1_ps(all_finite && largest > 0 ? 32767.0f / largest : 0.0f);
     sums[g] = sum_of(xg, gs);
     for (int64_t b = 0; b < gs; b += 32) {
-      alignas(32) int16_t block[32];
-      for (int j = 0; j < 32; ++j) {
-        const int at = Bits == 4 ? (j < 16 ? 2 * j : 2 * (j - 16) + 1) : j;
-        block[j] = int16_t(std::lrintf(xg[b + at] * inverse));
+      const float* xb = xg + b;
+      __m256 v[4];
+      for (int i = 0; i < 4; ++i) v[i] = _mm256_loadu_ps(xb + 8 * i);
+      __m256i lo, hi;
+      if constexpr (Bits == 4) {  // even inputs, then odd
+        auto pick = [](__m256 a, __m256 c, bool odd) {
+          const __m256 mixed = odd ? _mm256_shuffle_ps(a, c, _MM_SHUFFLE(3, 1, 3, 1)) : _mm256_shuffle_ps(a, c, _MM_SHUFFLE(2, 0, 2, 0));
+          return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(mixed), 0xD8));
+        };
+        lo = round_to_int16(pick(v[0], v[1], false), pick(v[2], v[3], false), inverse);
+        hi = round_to_int16(pick(v[0], v[1], true), pick(v[2], v[3], true), inverse);
+      } else {
+        lo = round_to_int16(v[0], v[1], inverse);
+        hi = round_to_int16(v[2], v[3], inverse);
       }
-      std::memcpy(x16 + 2 * (g * gs + b), block, sizeof block);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(x16 + 2 * (g * gs + b)), lo);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(x16 + 2 * (g * gs + b) + 32), hi);
     }
   }
 }

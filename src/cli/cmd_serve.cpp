@@ -8,7 +8,9 @@
 #include "cli/commands.h"
 #include "core/env.h"
 #include "core/error.h"
+#include "engine/model_manager.h"
 #include "server/api_server.h"
+#include "store/model_locator.h"
 
 namespace salut::cli {
 
@@ -23,7 +25,19 @@ void add_serve_command(CLI::App& app) {
   auto api_key = std::make_shared<std::string>();
   cmd->add_option("--api-key", *api_key, "Require Authorization: Bearer <key> on every route but /health")
       ->envname("SALUT_API_KEY");
-  cmd->callback([options, api_key] {
+  auto preload = std::make_shared<std::string>();
+  cmd->add_option("--model", *preload, "Model to load at start, in the background (ID or folder)")
+      ->envname("SALUT_PRELOAD_MODEL");
+  auto manager_options = std::make_shared<engine::ManagerOptions>();
+  cmd->add_option("--context", manager_options->context,
+                  "Context length (prompt + answer) per request; default: the model's, at most 8192")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", manager_options->threads, "CPU threads (default: all cores)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max-queue", manager_options->max_queue, "Requests that may wait for the engine (more get 429)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->callback([options, api_key, preload, manager_options] {
     if (!api_key->empty()) options->api_key = *api_key;
 
     // Signals are taken by one thread with sigwait, so shutdown runs as ordinary code.
@@ -38,7 +52,12 @@ void add_serve_command(CLI::App& app) {
     for (const auto& gpu : gpus) spdlog::info("device: cuda:{} {}", gpu.index, gpu.name);
 
     store::Registry registry = open_registry();
-    server::ApiServer server(*options, registry);
+    engine::ModelManager manager(*manager_options, [](const std::string& ref, store::PullObserver* observer) {
+      auto downloader = make_downloader();
+      return store::locate_model(store::parse_model_ref(ref), *downloader, /*pull_if_missing=*/true, observer);
+    });
+    if (!preload->empty()) manager.preload(*preload);
+    server::ApiServer server(*options, registry, manager);
     std::thread waiter([&] {
       int signal = 0;
       sigwait(&signals, &signal);

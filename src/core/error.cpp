@@ -13,6 +13,9 @@ const char* errc_name(Errc code) {
     case Errc::verification: return "verification_failed";
     case Errc::no_space: return "no_space";
     case Errc::io: return "io_error";
+    case Errc::busy: return "busy";
+    case Errc::insufficient_memory: return "insufficient_memory";
+    case Errc::cancelled: return "cancelled";
     case Errc::internal: return "internal_error";
   }
   return "internal_error";

@@ -17,6 +17,9 @@ enum class Errc {
   verification,      // downloaded bytes do not match their checksum or size
   no_space,          // disk full
   io,                // any other filesystem failure
+  busy,              // a queue is full: try again later (429)
+  insufficient_memory,  // the model (weights + KV cache) does not fit in free memory
+  cancelled,         // the caller went away (a client disconnected)
   internal,
 };
 

@@ -42,7 +42,8 @@ void Generator::step(std::span<const int32_t> tokens) {
 }
 
 GenerationStats Generator::generate(std::span<const int32_t> prompt, Sampler& sampler, int64_t max_tokens,
-                                    std::span<const int32_t> stop_tokens, const TokenSink& on_token) {
+                                    std::span<const int32_t> stop_tokens, const TokenSink& on_token,
+                                    const LogitsMask& mask) {
   if (prompt.empty()) throw Error(Errc::invalid_argument, "the prompt is empty");
   const int64_t room = cache_->max_tokens() - static_cast<int64_t>(prompt.size());
   if (room <= 0)
@@ -60,6 +61,7 @@ GenerationStats Generator::generate(std::span<const int32_t> prompt, Sampler& sa
 
   start = Clock::now();
   for (int64_t i = 0; i < max_tokens; ++i) {
+    if (mask) mask(host_logits_);
     const int32_t token = sampler.sample(host_logits_, history);
     history.push_back(token);
     if (std::find(stop_tokens.begin(), stop_tokens.end(), token) != stop_tokens.end()) {

@@ -33,8 +33,16 @@ class Generator {
 
   // Called with each new token; return false to stop (stop string, client gone).
   using TokenSink = std::function<bool(int32_t token)>;
+  // Called with each step's logits before the sampler sees them (a grammar masks tokens here).
+  using LogitsMask = std::function<void(std::span<float> logits)>;
   GenerationStats generate(std::span<const int32_t> prompt, Sampler& sampler, int64_t max_tokens,
-                           std::span<const int32_t> stop_tokens, const TokenSink& on_token);
+                           std::span<const int32_t> stop_tokens, const TokenSink& on_token,
+                           const LogitsMask& mask = {});
+
+  // The last step's logits after the sampler's processors (valid inside a TokenSink call):
+  // what OpenAI's logprobs describe.
+  std::span<const float> last_logits() const { return host_logits_; }
+  int64_t context() const { return cache_->max_tokens(); }
 
   // Logits at every position of `tokens` from a fresh cache: [tokens.size() × vocab], row-major.
   std::vector<float> logits_for(std::span<const int32_t> tokens);

@@ -3,30 +3,123 @@
 #include <fmt/format.h>
 #include <httplib.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <chrono>
-#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/memory.h"
+#include "engine/completion.h"
 #include "salut/version.h"
+#include "server/metrics.h"
 #include "server/openai_json.h"
+#include "server/requests.h"
 
 namespace salut::server {
 
 using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// HTTP status for an error the store or the engine threw.
+int status_of(Errc code) {
+  switch (code) {
+    case Errc::invalid_argument: return 400;
+    case Errc::not_a_model: return 400;
+    case Errc::unauthorized: return 401;
+    case Errc::forbidden: return 403;
+    case Errc::not_found: return 404;
+    case Errc::busy: return 429;
+    case Errc::cancelled: return 499;
+    case Errc::verification: return 502;
+    case Errc::unavailable: return 503;
+    case Errc::insufficient_memory: return 503;
+    case Errc::no_space: return 507;
+    case Errc::io:
+    case Errc::internal: return 500;
+  }
+  return 500;
+}
+
+std::string random_id(const char* prefix) {
+  unsigned char bytes[12];
+  RAND_bytes(bytes, sizeof bytes);
+  std::string id = prefix;
+  for (unsigned char b : bytes) id += fmt::format("{:02x}", b);
+  return id;
+}
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+const std::string kFingerprint = std::string("salut-") + kVersion;
+
+// OpenAI's logprobs objects from the engine's.
+json chat_logprobs(std::span<const engine::TokenLogprob> tokens) {
+  json content = json::array();
+  auto bytes = [](const std::string& s) {
+    json b = json::array();
+    for (unsigned char c : s) b.push_back(int(c));
+    return b;
+  };
+  for (const auto& t : tokens) {
+    json top = json::array();
+    for (const auto& alt : t.top) top.push_back({{"token", alt.text}, {"logprob", alt.logprob}, {"bytes", bytes(alt.text)}});
+    content.push_back({{"token", t.text}, {"logprob", t.logprob}, {"bytes", bytes(t.text)}, {"top_logprobs", top}});
+  }
+  return {{"content", content}};
+}
+
+json completion_logprobs(std::span<const engine::TokenLogprob> tokens, size_t text_offset) {
+  json out = {{"tokens", json::array()}, {"token_logprobs", json::array()}, {"top_logprobs", json::array()},
+              {"text_offset", json::array()}};
+  for (const auto& t : tokens) {
+    out["tokens"].push_back(t.text);
+    out["token_logprobs"].push_back(t.logprob);
+    json top = json::object();
+    for (const auto& alt : t.top) top[alt.text] = alt.logprob;
+    out["top_logprobs"].push_back(top);
+    out["text_offset"].push_back(text_offset);
+    text_offset += t.text.size();
+  }
+  return out;
+}
+
+std::string sse(const json& event) {
+  return "data: " + event.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
+}
+
+}  // namespace
 
 struct ApiServer::Impl {
   ServerOptions options;
   const store::Registry& registry;
+  engine::ModelManager& manager;
   httplib::Server http;
+  Metrics metrics;
 
-  Impl(ServerOptions opts, const store::Registry& reg) : options(std::move(opts)), registry(reg) {}
+  Impl(ServerOptions opts, const store::Registry& reg, engine::ModelManager& mgr)
+      : options(std::move(opts)), registry(reg), manager(mgr) {}
 
   static void send_json(httplib::Response& res, int status, const json& body) {
     res.status = status;
-    res.set_content(body.dump(), "application/json");
+    res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+  }
+
+  static void send_error(httplib::Response& res, const ApiError& e) {
+    send_json(res, e.status, error_body(e.what(), e.type, e.code, e.param));
+  }
+
+  static ApiError api_error(const Error& e) {
+    const int status = status_of(e.code());
+    const bool server_side = status >= 500;
+    return ApiError(status, e.what(), status == 404 ? "model" : "", errc_name(e.code()),
+                    server_side ? "server_error" : "invalid_request_error");
   }
 
   bool authorized(const httplib::Request& req) const {
@@ -37,13 +130,273 @@ struct ApiServer::Impl {
     return given.size() == expected.size() && CRYPTO_memcmp(given.data(), expected.data(), given.size()) == 0;
   }
 
+  json status_json() const {
+    const auto s = manager.status();
+    json out = {{"state", engine::load_state_name(s.state)},
+                {"model", s.model.empty() ? json(nullptr) : json(s.model)},
+                {"queued", s.queued},
+                {"busy", s.busy}};
+    if (s.state == engine::LoadState::downloading)
+      out["download"] = {{"done_bytes", s.download_done}, {"total_bytes", s.download_total}};
+    if (s.state == engine::LoadState::failed) out["error"] = s.error;
+    if (s.state == engine::LoadState::ready)
+      out.update({{"context", s.context}, {"load_seconds", s.load_seconds}, {"weight_bytes", s.weight_bytes}});
+    return out;
+  }
+
   json models_json() const {
+    const auto s = manager.status();
     json data = json::array();
-    for (const auto& entry : registry.list()) data.push_back(model_object(entry));
+    bool listed_current = false;
+    for (const auto& entry : registry.list()) {
+      json m = model_object(entry);
+      const bool current = s.model == entry.id;
+      listed_current |= current;
+      m["loaded"] = current && s.state == engine::LoadState::ready;
+      if (current && s.state != engine::LoadState::ready) m["state"] = engine::load_state_name(s.state);
+      data.push_back(m);
+    }
+    // A model loaded from a folder (or still downloading) is not in the cache listing.
+    if (!listed_current && !s.model.empty() && s.state != engine::LoadState::failed)
+      data.push_back({{"id", s.model},
+                      {"object", "model"},
+                      {"created", unix_now()},
+                      {"owned_by", "local"},
+                      {"loaded", s.state == engine::LoadState::ready},
+                      {"state", engine::load_state_name(s.state)}});
     return {{"object", "list"}, {"data", data}};
   }
 
+  // ---- Generation (both endpoints) ----
+
+  struct Output {
+    bool chat = true;
+    std::string id, model;
+    int64_t created = 0;
+    bool include_usage = false;
+  };
+
+  json usage(const engine::CompletionResult& r) const {
+    return {{"prompt_tokens", r.prompt_tokens},
+            {"completion_tokens", r.completion_tokens},
+            {"total_tokens", r.prompt_tokens + r.completion_tokens}};
+  }
+
+  json chunk(const Output& o, json choice) const {
+    return {{"id", o.id},
+            {"object", o.chat ? "chat.completion.chunk" : "text_completion"},
+            {"created", o.created},
+            {"model", o.model},
+            {"system_fingerprint", kFingerprint},
+            {"choices", json::array({std::move(choice)})}};
+  }
+
+  void record(const engine::CompletionResult& r, Clock::time_point start, double first_token_at) {
+    metrics.tokens(r.prompt_tokens, r.completion_tokens);
+    if (first_token_at >= 0) metrics.time_to_first_token(first_token_at);
+    if (r.completion_tokens > 1) metrics.token_latency(r.decode_seconds / double(r.completion_tokens - 1));
+  }
+
+  // Holds the engine, renders the prompt with `build`, checks it against the context, then runs
+  // the completion as one response or as a stream of server-sent events.
+  void generate(const httplib::Request&, httplib::Response& res, const GenerationRequest& g, Output o,
+                const std::function<std::vector<int32_t>(engine::LoadedModel&)>& build, const std::string& echo) {
+    const auto start = Clock::now();
+    auto lease = std::make_shared<engine::ModelManager::Lease>(manager.acquire(g.model));
+    engine::LoadedModel& model = lease->model();
+    engine::CompletionRequest request;
+    request.prompt = build(model);
+    if (request.prompt.empty()) throw ApiError(400, "The prompt is empty", "messages");
+    if (int64_t(request.prompt.size()) >= model.context)
+      throw ApiError(400,
+                     fmt::format("The prompt has {} tokens but the model's context holds {} (prompt and answer together)",
+                                 request.prompt.size(), model.context),
+                     o.chat ? "messages" : "prompt", "context_length_exceeded");
+    request.sampling = g.sampling;
+    request.max_tokens = g.max_tokens;
+    request.stop = g.stop;
+    request.top_logprobs = g.top_logprobs;
+    try {
+      request.sampling.validate(int64_t(model.model->vocab_size()));
+    } catch (const Error& e) {
+      throw ApiError(400, e.what(), "", "invalid_value");
+    }
+    o.created = unix_now();
+
+    if (!g.stream) {
+      std::vector<engine::TokenLogprob> logprobs;
+      double first = -1;
+      const auto result = engine::complete(*model.generator, *model.tokenizer, model.eos_tokens, request,
+                                           [&](std::string_view, std::span<const engine::TokenLogprob> lp) {
+                                             if (first < 0) first = std::chrono::duration<double>(Clock::now() - start).count();
+                                             logprobs.insert(logprobs.end(), lp.begin(), lp.end());
+                                             return true;
+                                           });
+      record(result, start, first);
+      json choice = {{"index", 0}, {"finish_reason", engine::finish_reason_name(result.finish)}};
+      if (o.chat) {
+        choice["message"] = {{"role", "assistant"}, {"content", result.text}};
+        choice["logprobs"] = g.top_logprobs >= 0 ? chat_logprobs(logprobs) : json(nullptr);
+      } else {
+        choice["text"] = echo + result.text;
+        choice["logprobs"] = g.top_logprobs >= 0 ? completion_logprobs(logprobs, echo.size()) : json(nullptr);
+      }
+      json body = chunk(o, choice);
+      body["object"] = o.chat ? "chat.completion" : "text_completion";
+      body["usage"] = usage(result);
+      return send_json(res, 200, body);
+    }
+
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Accel-Buffering", "no");
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [this, lease, request = std::move(request), o, echo, start, want_logprobs = g.top_logprobs >= 0](
+            size_t, httplib::DataSink& sink) mutable {
+          auto write = [&](const std::string& s) { return sink.write(s.data(), s.size()); };
+          engine::LoadedModel& model = lease->model();
+          bool alive = true;
+          if (o.chat)
+            alive = write(sse(chunk(o, {{"index", 0},
+                                        {"delta", {{"role", "assistant"}, {"content", ""}}},
+                                        {"logprobs", nullptr},
+                                        {"finish_reason", nullptr}})));
+          else if (!echo.empty())
+            alive = write(sse(chunk(o, {{"index", 0}, {"text", echo}, {"logprobs", nullptr}, {"finish_reason", nullptr}})));
+          double first = -1;
+          size_t offset = echo.size();
+          engine::CompletionResult result;
+          if (alive) {
+            try {
+              result = engine::complete(
+                  *model.generator, *model.tokenizer, model.eos_tokens, request,
+                  [&](std::string_view text, std::span<const engine::TokenLogprob> lp) {
+                    if (first < 0) first = std::chrono::duration<double>(Clock::now() - start).count();
+                    json choice = {{"index", 0}, {"finish_reason", nullptr}};
+                    if (o.chat) {
+                      choice["delta"] = {{"content", text}};
+                      choice["logprobs"] = want_logprobs ? chat_logprobs(lp) : json(nullptr);
+                    } else {
+                      choice["text"] = text;
+                      choice["logprobs"] = want_logprobs ? completion_logprobs(lp, offset) : json(nullptr);
+                    }
+                    offset += text.size();
+                    return write(sse(chunk(o, choice)));  // false: the client is gone, stop now
+                  });
+            } catch (const std::exception& e) {
+              spdlog::error("generation failed: {}", e.what());
+              write(sse(error_body(e.what(), "server_error", "internal_error")));
+              write("data: [DONE]\n\n");
+              sink.done();
+              return true;
+            }
+            record(result, start, first);
+          }
+          if (result.finish == engine::FinishReason::cancelled || !alive) {
+            spdlog::info("client disconnected: generation stopped after {} tokens", result.completion_tokens);
+            return false;
+          }
+          json last = {{"index", 0}, {"finish_reason", engine::finish_reason_name(result.finish)}, {"logprobs", nullptr}};
+          last[o.chat ? "delta" : "text"] = o.chat ? json::object() : json("");
+          write(sse(chunk(o, last)));
+          if (o.include_usage) {
+            json u = chunk(o, {});
+            u["choices"] = json::array();
+            u["usage"] = usage(result);
+            write(sse(u));
+          }
+          write("data: [DONE]\n\n");
+          sink.done();
+          return true;
+        },
+        [lease](bool) mutable { lease.reset(); });  // the engine is free once the stream ends
+  }
+
+  void chat_completions(const httplib::Request& req, httplib::Response& res) {
+    const ChatRequest r = parse_chat_request(parse_body(req.body));
+    if (!r.response_format.is_null())
+      throw ApiError(400, "'response_format' json_object / json_schema is not supported yet", "response_format",
+                     "unsupported_parameter");
+    Output o{true, random_id("chatcmpl-"), r.model, 0, r.include_usage};
+    generate(req, res, r, o,
+             [&](engine::LoadedModel& model) {
+               std::string text;
+               try {
+                 text = model.chat_template->render(r.template_input);
+               } catch (const Error& e) {
+                 throw ApiError(400, fmt::format("The chat template failed: {}", e.what()), "messages");
+               }
+               // The template writes BOS and the other special tokens itself.
+               return model.tokenizer->encode(text, /*add_special_tokens=*/false);
+             },
+             "");
+  }
+
+  void completions(const httplib::Request& req, httplib::Response& res) {
+    const TextCompletionRequest r = parse_completion_request(parse_body(req.body));
+    Output o{false, random_id("cmpl-"), r.model, 0, r.include_usage};
+    std::string echo;
+    generate(req, res, r, o,
+             [&](engine::LoadedModel& model) {
+               if (r.prompt_ids) {
+                 for (int32_t id : *r.prompt_ids)
+                   if (id >= model.model->vocab_size())
+                     throw ApiError(400, fmt::format("Token ID {} is outside the vocabulary ({} tokens)", id,
+                                                     model.model->vocab_size()),
+                                    "prompt", "invalid_value");
+                 if (r.echo) echo = model.tokenizer->decode(*r.prompt_ids, false);
+                 return *r.prompt_ids;
+               }
+               if (r.echo) echo = r.prompt;
+               return model.tokenizer->encode(r.prompt, /*add_special_tokens=*/true);
+             },
+             echo);
+  }
+
+  // Runs a handler, turning every failure into an OpenAI error body with the right status.
+  template <class Fn>
+  void guarded(const std::string& endpoint, httplib::Response& res, Fn&& fn) {
+    try {
+      fn();
+    } catch (const ApiError& e) {
+      send_error(res, e);
+      if (e.status == 429) res.set_header("Retry-After", "1");
+    } catch (const Error& e) {
+      send_error(res, api_error(e));
+      if (e.code() == Errc::busy) res.set_header("Retry-After", "1");
+    } catch (const std::exception& e) {
+      spdlog::error("{} failed: {}", endpoint, e.what());
+      send_json(res, 500, error_body(e.what(), "server_error", "internal_error"));
+    }
+    metrics.request(endpoint, res.status);
+  }
+
+  std::string gauges() const {
+    const auto s = manager.status();
+    return fmt::format(
+        "# HELP salut_queue_depth Requests waiting for the engine.\n# TYPE salut_queue_depth gauge\nsalut_queue_depth {}\n"
+        "# HELP salut_model_load_seconds Time the loaded model took to load.\n# TYPE salut_model_load_seconds gauge\n"
+        "salut_model_load_seconds {}\n"
+        "# HELP salut_download_bytes Bytes downloaded for the model being loaded.\n# TYPE salut_download_bytes gauge\n"
+        "salut_download_bytes {}\n"
+        "# HELP salut_resident_bytes Resident memory of this process.\n# TYPE salut_resident_bytes gauge\n"
+        "salut_resident_bytes {}\n",
+        s.queued, s.load_seconds, s.download_done, resident_bytes());
+  }
+
   void install_routes() {
+    // Handlers block (a request waits for the engine, a stream lasts minutes), so each open
+    // connection needs a thread: a bounded pool of mostly idle threads (their stacks are only
+    // reserved address space) keeps hundreds of keep-alive connections served without asio's
+    // callback plumbing in every handler.
+    const int threads = options.http_threads;
+    http.new_task_queue = [threads] { return new httplib::ThreadPool(size_t(threads)); };
+    http.set_payload_max_length(options.max_body_bytes);
+    http.set_keep_alive_max_count(1000);
+    http.set_keep_alive_timeout(30);
+    http.set_read_timeout(60);
+    http.set_write_timeout(600);
+
     http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       res.set_header("Access-Control-Allow-Origin", "*");
       if (req.method == "OPTIONS") {
@@ -60,28 +413,72 @@ struct ApiServer::Impl {
       return httplib::Server::HandlerResponse::Unhandled;
     });
 
-    http.Get("/health", [](const httplib::Request&, httplib::Response& res) {
-      send_json(res, 200, {{"status", "ok"}, {"version", kVersion}});
+    http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+      send_json(res, 200, {{"status", "ok"}, {"version", kVersion}, {"model", status_json()}});
     });
     http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
       send_json(res, 200, models_json());
     });
     http.Get(R"(/v1/models/(.+))", [this](const httplib::Request& req, httplib::Response& res) {
       const std::string id = req.matches[1];
-      for (const auto& entry : registry.list()) {
-        if (entry.id == id) return send_json(res, 200, model_object(entry));
-      }
+      for (const auto& m : models_json()["data"])
+        if (m["id"] == id) return send_json(res, 200, m);
       send_json(res, 404, error_body(fmt::format("The model '{}' does not exist", id), "invalid_request_error",
                                      "model_not_found", "model"));
     });
+    http.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
+      guarded("/v1/chat/completions", res, [&] { chat_completions(req, res); });
+    });
+    http.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
+      guarded("/v1/completions", res, [&] { completions(req, res); });
+    });
+    http.Get("/v1/cluster", [this](const httplib::Request&, httplib::Response& res) {
+      const auto s = manager.status();
+      send_json(res, 200,
+                {{"mode", "single"},
+                 {"nodes",
+                  json::array({{{"id", "local"},
+                                {"self", true},
+                                {"device", "cpu"},
+                                {"memory_available_bytes", available_bytes()},
+                                {"memory_resident_bytes", resident_bytes()},
+                                {"model", status_json()}}})}});
+    });
+    http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(metrics.render(gauges()), "text/plain; version=0.0.4");
+    });
 
-    http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    // Known routes with the wrong method: 405, not 404.
+    for (const char* path : {"/v1/chat/completions", "/v1/completions"}) {
+      http.Get(path, [](const httplib::Request& req, httplib::Response& res) {
+        res.set_header("Allow", "POST");
+        send_json(res, 405, error_body(fmt::format("{} {} is not allowed: use POST", req.method, req.path),
+                                       "invalid_request_error", "method_not_allowed"));
+      });
+    }
+    for (const char* path : {"/health", "/v1/models", "/v1/cluster", "/metrics"}) {
+      auto refuse = [](const httplib::Request& req, httplib::Response& res) {
+        res.set_header("Allow", "GET");
+        send_json(res, 405, error_body(fmt::format("{} {} is not allowed: use GET", req.method, req.path),
+                                       "invalid_request_error", "method_not_allowed"));
+      };
+      http.Post(path, refuse);
+      http.Put(path, refuse);
+      http.Delete(path, refuse);
+      http.Patch(path, refuse);
+    }
+
+    http.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
       if (!res.body.empty()) return;
       if (res.status == 404)
         send_json(res, 404, error_body(fmt::format("Unknown route {} {}", req.method, req.path), "invalid_request_error",
                                        "not_found"));
+      else if (res.status == 413)
+        send_json(res, 413, error_body(fmt::format("The request body is larger than {} bytes", options.max_body_bytes),
+                                       "invalid_request_error", "request_too_large"));
       else
-        send_json(res, res.status, error_body(fmt::format("HTTP {} for {} {}", res.status, req.method, req.path), "invalid_request_error"));
+        send_json(res, res.status,
+                  error_body(fmt::format("HTTP {} for {} {}", res.status, req.method, req.path), "invalid_request_error"));
     });
     http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
       std::string message = "internal error";
@@ -97,8 +494,8 @@ struct ApiServer::Impl {
   }
 };
 
-ApiServer::ApiServer(ServerOptions options, const store::Registry& registry)
-    : impl_(std::make_unique<Impl>(std::move(options), registry)) {
+ApiServer::ApiServer(ServerOptions options, const store::Registry& registry, engine::ModelManager& manager)
+    : impl_(std::make_unique<Impl>(std::move(options), registry, manager)) {
   impl_->install_routes();
 }
 

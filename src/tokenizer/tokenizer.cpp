@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "tokenizer/byte_level.h"
 #include "tokenizer/tokenizer_parts.h"
 #include "tokenizer/unicode.h"
 
@@ -145,6 +146,36 @@ std::string Tokenizer::id_to_token(int32_t id) const {
 size_t Tokenizer::vocab_size() const { return parts_->vocab_size; }
 
 bool Tokenizer::is_special(int32_t id) const { return parts_->added.is_special(id); }
+
+std::string Tokenizer::token_bytes(int32_t id) const {
+  const TokenizerParts& parts = *parts_;
+  if (const std::string* added = parts.added.decode_form(id)) return *added;
+  std::optional<std::string_view> token = parts.model->id_to_token(id);
+  if (!token) return "";
+  if (!parts.decoder) return std::string(*token);
+  const Decoder& decoder = *parts.decoder;
+  if (int byte = parse_byte_token(*token); byte >= 0 && decoder.reads_byte_runs()) return std::string(1, static_cast<char>(byte));
+  // A byte-level decoder reads U+0100 as the byte 0; decode() would repair a lone byte's UTF-8,
+  // so the alphabet is mapped here instead (a token with other characters keeps its UTF-8).
+  std::vector<std::string> probe{"\xC4\x80"};
+  decoder.decode_chain(probe);
+  if (probe.size() == 1 && probe[0] == std::string_view("\0", 1)) {
+    std::string bytes;
+    for (size_t pos = 0; pos < token->size();) {
+      int b = byte_of_char(next_code_point(*token, pos));
+      if (b < 0) return std::string(*token);
+      bytes.push_back(static_cast<char>(b));
+    }
+    return bytes;
+  }
+  // Other decoders treat the first token specially (Metaspace's prefix space, Strip), so the token
+  // is decoded after another one.
+  std::vector<std::string> tokens{"a", std::string(*token)};
+  decoder.decode_chain(tokens);
+  std::string text;
+  for (const std::string& t : tokens) text += t;
+  return text.starts_with('a') ? text.substr(1) : text;
+}
 
 bool Tokenizer::decodes_to_nothing(int32_t id, bool skip_special_tokens) const {
   const std::string* added = parts_->added.decode_form(id);

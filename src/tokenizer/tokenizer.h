@@ -48,6 +48,10 @@ class Tokenizer {
   size_t vocab_size() const;
   // True for added tokens marked special (<|im_start|>, <s>, ...).
   bool is_special(int32_t id) const;
+  // The bytes the token adds to decoded text in the middle of a sequence, before any UTF-8
+  // repair: a byte-level token's bytes, a <0xAB> byte-fallback token's byte, "▁" as a space; an
+  // added token's content. Possibly a part of a character; "" when there is no such ID.
+  std::string token_bytes(int32_t id) const;
 
  private:
   explicit Tokenizer(std::shared_ptr<const TokenizerParts> parts);

@@ -1,0 +1,252 @@
+#include "engine/model_manager.h"
+
+#include <fmt/format.h>
+#include <malloc.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <fstream>
+
+#include "core/error.h"
+#include "core/format.h"
+#include "core/memory.h"
+#include "engine/sampling_defaults.h"
+#include "model/kv_cache.h"
+#include "weights/model_config.h"
+
+namespace salut::engine {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+const char* load_state_name(LoadState state) {
+  switch (state) {
+    case LoadState::none: return "none";
+    case LoadState::downloading: return "downloading";
+    case LoadState::loading: return "loading";
+    case LoadState::ready: return "ready";
+    case LoadState::failed: return "failed";
+  }
+  return "none";
+}
+
+LoadedModel::~LoadedModel() {
+  generator.reset();
+  model.reset();
+  backend.reset();
+}
+
+struct ModelManager::Waiter {
+  std::string ref;
+  bool granted = false;
+  std::optional<Error> failed;  // the load this waiter wanted failed while it waited
+};
+
+// Download progress into the status the API shows.
+class ModelManager::Progress final : public store::PullObserver {
+ public:
+  explicit Progress(ModelManager& manager) : manager_(manager) {}
+  void on_plan(const store::ModelId&, const std::vector<store::PlannedFile>& files) override {
+    uint64_t total = 0;
+    for (const auto& f : files) total += f.size;
+    std::lock_guard lock(manager_.mutex_);
+    manager_.status_.state = LoadState::downloading;
+    manager_.status_.download_total = total;
+    manager_.status_.download_done = 0;
+    done_.clear();
+  }
+  void on_progress(const std::string& path, uint64_t done, uint64_t) override {
+    std::lock_guard lock(manager_.mutex_);
+    uint64_t& mine = done_[path];
+    manager_.status_.download_done += done - std::min(done, mine);
+    mine = std::max(mine, done);
+  }
+
+ private:
+  ModelManager& manager_;
+  std::map<std::string, uint64_t> done_;  // under the manager's mutex
+};
+
+ModelManager::ModelManager(ManagerOptions options, Locator locate)
+    : options_(options), locate_(std::move(locate)) {}
+
+ModelManager::~ModelManager() {
+  if (preloader_.joinable()) preloader_.join();
+  current_.reset();
+}
+
+void ModelManager::preload(const std::string& ref) {
+  if (preloader_.joinable()) preloader_.join();
+  {
+    std::lock_guard lock(mutex_);
+    status_.state = LoadState::loading;
+    status_.model = ref;
+    status_.error.clear();
+  }
+  preloader_ = std::thread([this, ref] {
+    try {
+      with_model(ref, [](LoadedModel&) {});
+    } catch (const std::exception& e) {
+      spdlog::error("preloading {} failed: {}", ref, e.what());
+    }
+  });
+}
+
+// The request to serve next: the oldest one for the loaded model, unless `burst` of those went
+// first while the oldest request (for another model) waited; else the oldest.
+const ModelManager::Waiter* ModelManager::next_to_serve() const {
+  if (queue_.empty()) return nullptr;
+  const Waiter* oldest = queue_.front();
+  if (!current_ || oldest->ref == current_->ref) return oldest;
+  if (served_in_a_row_ >= options_.burst) return oldest;
+  for (const Waiter* w : queue_)
+    if (w->ref == current_->ref) return w;
+  return oldest;
+}
+
+ModelManager::Lease::~Lease() {
+  if (!manager_) return;
+  std::lock_guard lock(manager_->mutex_);
+  manager_->busy_ = false;
+  manager_->status_.busy = false;
+  manager_->turn_.notify_all();
+}
+
+ModelManager::Lease ModelManager::acquire(const std::string& ref, const std::function<bool()>& gone) {
+  Waiter me{ref, false, std::nullopt};
+  {
+    std::unique_lock lock(mutex_);
+    if (queue_.size() >= options_.max_queue)
+      throw Error(Errc::busy, fmt::format("{} requests are already waiting; try again shortly", queue_.size()));
+    queue_.push_back(&me);
+    status_.queued = queue_.size();
+    while (true) {
+      if (me.failed) break;
+      if (!busy_ && next_to_serve() == &me) break;
+      if (gone && gone()) {
+        queue_.erase(std::find(queue_.begin(), queue_.end(), &me));
+        status_.queued = queue_.size();
+        turn_.notify_all();
+        throw Error(Errc::cancelled, "the client went away while waiting");
+      }
+      turn_.wait_for(lock, std::chrono::milliseconds(100));
+    }
+    queue_.erase(std::find(queue_.begin(), queue_.end(), &me));
+    status_.queued = queue_.size();
+    if (me.failed) {
+      turn_.notify_all();
+      throw *me.failed;
+    }
+    // Fairness: count same-model grants that overtook an older request for another model.
+    const bool overtook = !queue_.empty() && queue_.front()->ref != ref && current_ && current_->ref == ref;
+    served_in_a_row_ = overtook ? served_in_a_row_ + 1 : 0;
+    busy_ = true;
+    status_.busy = true;
+  }
+  Lease lease(this);  // from here on, leaving (normally or by a throw) frees the engine
+  if (!current_ || current_->ref != ref) load(ref);
+  lease.model_ = current_.get();
+  return lease;
+}
+
+void ModelManager::with_model(const std::string& ref, const std::function<void(LoadedModel&)>& fn,
+                              const std::function<bool()>& gone) {
+  Lease lease = acquire(ref, gone);
+  fn(lease.model());
+}
+
+void ModelManager::load(const std::string& ref) {
+  const auto start = Clock::now();
+  if (current_) {
+    const int64_t before = resident_bytes();
+    const std::string old = current_->ref;
+    current_.reset();
+    malloc_trim(0);  // give freed heap (KV cache, workspaces) back to the system now
+    spdlog::info("unloaded {}: resident memory {} -> {}", old, human_bytes(uint64_t(before)),
+                 human_bytes(uint64_t(resident_bytes())));
+  }
+  {
+    std::lock_guard lock(mutex_);
+    status_ = ManagerStatus{LoadState::loading, ref, "", 0, 0, 0, 0, queue_.size(), true, 0};
+  }
+  try {
+    auto loaded = std::make_unique<LoadedModel>();
+    loaded->ref = ref;
+    Progress progress(*this);
+    loaded->folder = locate_(ref, &progress);
+    {
+      std::lock_guard lock(mutex_);
+      status_.state = LoadState::loading;
+    }
+    const auto config = weights::ModelConfig::load(loaded->folder);
+    int64_t context = options_.context;
+    if (context <= 0)
+      context = std::min(config.max_position_embeddings.value_or(ManagerOptions::kDefaultContextCap),
+                         ManagerOptions::kDefaultContextCap);
+
+    // Memory check: the weights (mapped, paged in) plus the KV cache must fit in what is free.
+    uint64_t weight_bytes = 0;
+    for (const auto& entry : fs::directory_iterator(loaded->folder))
+      if (entry.path().extension() == ".safetensors") weight_bytes += fs::file_size(entry.path());
+    const int64_t kv_bytes = model::KvCache::bytes_for(int(config.num_hidden_layers),
+                                                       config.num_key_value_heads * config.head_dim, context);
+    const int64_t available = available_bytes();
+    if (int64_t(weight_bytes) + kv_bytes > available)
+      throw Error(Errc::insufficient_memory,
+                  fmt::format("{} needs {} of weights plus {} of KV cache for a {}-token context, but only {} "
+                              "of memory is available",
+                              ref, human_bytes(weight_bytes), human_bytes(uint64_t(kv_bytes)), context,
+                              human_bytes(uint64_t(available))));
+
+    loaded->backend = backend::make_cpu_backend(options_.threads);
+    loaded->model = std::make_unique<model::Transformer>(loaded->folder, *loaded->backend);
+    loaded->tokenizer = std::make_unique<tokenizer::Tokenizer>(tokenizer::Tokenizer::from_dir(loaded->folder));
+    loaded->chat_template = std::make_unique<chat::ChatTemplate>(chat::ChatTemplate::load(loaded->folder));
+    loaded->generator = std::make_unique<Generator>(*loaded->model, *loaded->backend, context);
+    loaded->defaults = sampling_defaults(loaded->folder);
+    for (int64_t id : loaded->model->config().eos_token_ids) loaded->eos_tokens.push_back(int32_t(id));
+    loaded->context = context;
+    loaded->load_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    spdlog::info("loaded {} ({} of weights, context {}) in {:.1f} s; resident memory {}", ref,
+                 human_bytes(loaded->model->weight_bytes()), context, loaded->load_seconds,
+                 human_bytes(uint64_t(resident_bytes())));
+    std::lock_guard lock(mutex_);
+    current_ = std::move(loaded);
+    status_.state = LoadState::ready;
+    status_.load_seconds = current_->load_seconds;
+    status_.context = context;
+    status_.weight_bytes = current_->model->weight_bytes();
+  } catch (const Error& e) {
+    fail_waiters(ref, e);
+    throw;
+  } catch (const std::exception& e) {
+    const Error error(Errc::internal, e.what());
+    fail_waiters(ref, error);
+    throw error;
+  }
+}
+
+// A failed load fails every request waiting for that model, and leaves the manager free.
+void ModelManager::fail_waiters(const std::string& ref, const Error& error) {
+  std::lock_guard lock(mutex_);
+  status_.state = LoadState::failed;
+  status_.model = ref;
+  status_.error = error.what();
+  for (Waiter* w : queue_)
+    if (w->ref == ref) w->failed = error;
+  turn_.notify_all();
+}
+
+ManagerStatus ModelManager::status() const {
+  std::lock_guard lock(mutex_);
+  return status_;
+}
+
+std::optional<std::string> ModelManager::loaded_model() const {
+  std::lock_guard lock(mutex_);
+  if (!current_) return std::nullopt;
+  return current_->ref;
+}
+
+}  // namespace salut::engine

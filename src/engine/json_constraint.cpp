@@ -103,6 +103,27 @@ int hex_value(uint8_t c) {
   return -1;
 }
 
+// The continuation bytes a UTF-8 lead byte needs and the range the first of them must fall in
+// (no overlong forms, surrogates or code points past U+10FFFF); false for a byte that cannot lead.
+bool utf8_lead(uint8_t c, uint8_t& pending, uint8_t& lo, uint8_t& hi) {
+  lo = 0x80;
+  hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) {
+    pending = 1;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    pending = 2;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    pending = 3;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    return false;
+  }
+  return true;
+}
+
 uint32_t find_child(const Grammar& g, uint32_t trie_node, uint8_t c) {
   for (auto [byte, child] : g.trie[trie_node].children)
     if (byte == c) return child;
@@ -301,24 +322,8 @@ Outcome feed(const Grammar& g, std::vector<Frame>& f, size_t begin, uint8_t c, T
           top.phase = kStrEscape;
           return Outcome::taken;
         }
-        if (c < 0x80) return Outcome::taken;
-        // A UTF-8 lead byte; the ranges of the next byte exclude overlong forms and surrogates.
-        top.lo = 0x80;
-        top.hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) {
-          top.pending = 1;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-          top.pending = 2;
-          if (c == 0xE0) top.lo = 0xA0;
-          if (c == 0xED) top.hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-          top.pending = 3;
-          if (c == 0xF0) top.lo = 0x90;
-          if (c == 0xF4) top.hi = 0x8F;
-        } else {
-          return Outcome::reject;
-        }
-        return Outcome::taken;
+        if (c < 0x80 || utf8_lead(c, top.pending, top.lo, top.hi)) return Outcome::taken;
+        return Outcome::reject;
       }
       case kStrEscape:
         if (c == 'u') {
@@ -567,6 +572,41 @@ bool threads_complete(const Grammar& g, const Threads& s) {
     if (end - t.begin == 1 && s.frames[t.begin].phase == kDocEnd) return true;
   }
   return false;
+}
+
+// Masking inside string content: a token whose bytes are plain text (no quote, backslash or
+// control character; UTF-8 that is valid so far) leaves the state as it was, apart from the
+// characters it adds, so mask() allows it without running the matcher.
+constexpr uint8_t kPlainPrefix = 1;    // the path from the root is plain text
+constexpr uint8_t kPlainBoundary = 2;  // ... and ends between characters
+
+// How many characters of plain text the state can still take (kNone: no limit); 0 when it is not
+// inside string content.
+uint32_t plain_text_room(const Grammar& g, const Threads& s) {
+  uint32_t room = 0;
+  for (const Thread& t : s.threads) {
+    const Frame& top = s.frames[t.end - 1];
+    if (top.pending != 0 || (top.phase != kStrText && top.phase != kStrTextCounted)) return 0;
+    room = std::max(room, top.phase == kStrText ? kNone : g.nodes[top.node].max_length - top.a);
+  }
+  return room;
+}
+
+// `s` (inside string content) after `chars` characters of plain text.
+void add_plain_text(const Grammar& g, const Threads& s, uint32_t chars, Threads& out) {
+  out.frames.clear();
+  out.threads.clear();
+  for (const Thread& t : s.threads) {
+    Frame top = s.frames[t.end - 1];
+    if (top.phase == kStrTextCounted) {
+      if (g.nodes[top.node].max_length - top.a < chars) continue;
+      top.a += chars;
+    }
+    const auto begin = static_cast<uint32_t>(out.frames.size());
+    out.frames.insert(out.frames.end(), s.frames.begin() + t.begin, s.frames.begin() + t.end - 1);
+    out.frames.push_back(top);
+    out.threads.push_back({begin, static_cast<uint32_t>(out.frames.size()), 0, 0});
+  }
 }
 
 // ---- Compiling a schema ----------------------------------------------------------------------
@@ -1000,7 +1040,7 @@ TokenConstraint::TokenConstraint(const std::vector<std::string>& token_bytes, st
     for (size_t i = common; i < bytes.size(); ++i) {
       path.push_back(static_cast<uint32_t>(trie_.size()));
       const auto here = static_cast<uint32_t>(sorted_ids_.size());
-      trie_.push_back({static_cast<uint8_t>(bytes[i]), static_cast<uint16_t>(i + 1), 0, here, here});
+      trie_.push_back({static_cast<uint8_t>(bytes[i]), 0, static_cast<uint16_t>(i + 1), 0, here, here, 0});
     }
     trie_[path.back()].tokens_end = static_cast<uint32_t>(sorted_ids_.size() + 1);
     sorted_ids_.push_back(id);
@@ -1008,6 +1048,34 @@ TokenConstraint::TokenConstraint(const std::vector<std::string>& token_bytes, st
     previous = bytes;
   }
   close_to(0);
+
+  // Which paths are plain string content (see mask()); preorder visits a parent before its children.
+  struct Text {
+    bool plain;
+    uint8_t pending, lo, hi;
+    uint32_t chars;
+  };
+  std::vector<Text> along(max_depth_ + 1);
+  along[0] = {true, 0, 0x80, 0xBF, 0};
+  for (TrieNode& n : trie_) {
+    Text text = along[n.depth - 1];
+    const uint8_t c = n.byte;
+    if (!text.plain) {
+    } else if (text.pending > 0) {
+      text.plain = c >= text.lo && c <= text.hi;
+      --text.pending;
+      text.lo = 0x80;
+      text.hi = 0xBF;
+    } else if (c == '"' || c == '\\' || c < 0x20) {
+      text.plain = false;
+    } else {
+      ++text.chars;
+      if (c >= 0x80) text.plain = utf8_lead(c, text.pending, text.lo, text.hi);
+    }
+    along[n.depth] = text;
+    n.plain = text.plain ? static_cast<uint8_t>(kPlainPrefix | (text.pending == 0 ? kPlainBoundary : 0)) : 0;
+    n.chars = text.chars;
+  }
 }
 
 bool TokenConstraint::is_eos(int32_t token) const {
@@ -1016,23 +1084,50 @@ bool TokenConstraint::is_eos(int32_t token) const {
 
 void TokenConstraint::mask(const State& state, std::span<float> logits) const {
   const Grammar& g = *state.grammar_;
-  thread_local std::vector<Threads> scratch;        // the state after each depth's byte
+  const Threads& root = state.threads_;
+  // Depth-first over the trie: the state after each depth's byte, so every prefix is read once.
+  thread_local std::vector<Threads> scratch;
   thread_local std::vector<const Threads*> at_depth;
+  thread_local std::vector<uint8_t> plain_at;  // the node at this depth was taken as plain text: 1, mid-character: 2
+  thread_local std::vector<uint32_t> plain_chars;  // ... and the characters on its path
   thread_local std::vector<uint8_t> allowed;
   if (scratch.size() < max_depth_ + 1) scratch.resize(max_depth_ + 1);
   at_depth.assign(max_depth_ + 1, nullptr);
+  plain_at.assign(max_depth_ + 1, 0);
+  plain_chars.assign(max_depth_ + 1, 0);
   allowed.assign(token_bytes_.size(), 0);
-  at_depth[0] = &state.threads_;
+  at_depth[0] = &root;
+  const uint32_t room = plain_text_room(g, root);
+  bool root_counts = false;
+  for (const Thread& t : root.threads) root_counts = root_counts || root.frames[t.end - 1].phase == kStrTextCounted;
   bool any_allowed = false;
   for (size_t i = 0; i < trie_.size();) {
     const TrieNode& n = trie_[i];
-    const Threads& parent = *at_depth[n.depth - 1];
-    const Step r = step(g, parent, n.byte, scratch[n.depth]);
-    if (r == Step::reject) {
-      i = n.subtree_end;
-      continue;
+    if (room > 0 && (n.plain & kPlainPrefix) && n.chars <= room) {
+      plain_at[n.depth] = (n.plain & kPlainBoundary) ? 1 : 2;
+      plain_chars[n.depth] = n.chars;
+    } else {
+      const Threads* parent = at_depth[n.depth - 1];
+      const uint8_t parent_plain = plain_at[n.depth - 1];
+      if (parent_plain == 2) {  // a character left unfinished, and this byte does not finish it
+        i = n.subtree_end;
+        continue;
+      }
+      if (parent_plain == 1) {
+        parent = &root;
+        if (root_counts) {
+          add_plain_text(g, root, plain_chars[n.depth - 1], scratch[n.depth - 1]);
+          parent = &scratch[n.depth - 1];
+        }
+      }
+      const Step r = step(g, *parent, n.byte, scratch[n.depth]);
+      if (r == Step::reject) {
+        i = n.subtree_end;
+        continue;
+      }
+      at_depth[n.depth] = r == Step::same ? parent : &scratch[n.depth];
+      plain_at[n.depth] = 0;
     }
-    at_depth[n.depth] = r == Step::same ? &parent : &scratch[n.depth];
     for (uint32_t k = n.tokens_begin; k < n.tokens_end; ++k) allowed[static_cast<size_t>(sorted_ids_[k])] = 1;
     any_allowed = any_allowed || n.tokens_end > n.tokens_begin;
     ++i;

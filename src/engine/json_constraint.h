@@ -133,10 +133,12 @@ class TokenConstraint {
   // a refused prefix skips every token that starts with it.
   struct TrieNode {
     uint8_t byte;
+    uint8_t plain;           // kPlain...: the path to here as string content (see mask())
     uint16_t depth;          // 1 for the first byte of a token
     uint32_t subtree_end;
     uint32_t tokens_begin;   // ids (in sorted_ids_) of the tokens that end here
     uint32_t tokens_end;
+    uint32_t chars;          // characters begun on the path to here, when plain
   };
   std::vector<TrieNode> trie_;
   std::vector<int32_t> sorted_ids_;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -55,7 +56,7 @@ bool valid(const json& v, const json& s, const json& root) {
   if (s.contains("const") && v != s["const"]) return false;
   if (s.contains("enum") && std::find(s["enum"].begin(), s["enum"].end(), v) == s["enum"].end()) return false;
   if (s.contains("type")) {
-    std::vector<std::string> types = s["type"].is_string() ? std::vector<std::string>{s["type"]} : s["type"].get<std::vector<std::string>>();
+    std::vector<std::string> types = s["type"].is_string() ? std::vector<std::string>{s["type"].get<std::string>()} : s["type"].get<std::vector<std::string>>();
     if (s.value("nullable", false)) types.push_back("null");
     if (std::none_of(types.begin(), types.end(), [&](const std::string& t) { return has_type(v, t); })) return false;
   }

@@ -1,0 +1,368 @@
+"""salut serve's OpenAI API through the official `openai` client (unchanged) and raw HTTP:
+chat and text completions, streaming, stop strings, logprobs, seeds, the limits and errors,
+the model manager (preload, switching, failed loads, the queue) and client disconnects.
+
+The model is the demo SmolLM2-135M-Instruct 4-bit (models/, made by tools/make_demo_model.py);
+a second "model" is the same files under another folder, so switching really unloads and loads."""
+
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import openai
+import pytest
+
+from fake_hub import FakeHub
+from salut_util import REPO_ROOT, SALUT_BIN, clean_env, free_port, wait_for
+
+SMOLLM = REPO_ROOT / "models" / "SmolLM2-135M-Instruct-4bit"
+PARIS = [{"role": "user", "content": "What is the capital of France?"}]
+
+pytestmark = pytest.mark.skipif(not (SMOLLM / "config.json").exists(), reason="no demo model (tools/make_demo_model.py)")
+
+
+def request(url, body=None, method=None, headers=None, timeout=60, raw=None):
+    """(status, headers, parsed JSON or text)."""
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            text = resp.read().decode()
+            status, hdrs = resp.status, resp.headers
+    except urllib.error.HTTPError as e:
+        text, status, hdrs = e.read().decode(), e.code, e.headers
+    try:
+        return status, hdrs, json.loads(text)
+    except json.JSONDecodeError:
+        return status, hdrs, text
+
+
+class Server:
+    def __init__(self, tmp_path, *args, env=None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tmp_path / f"serve-{self.port}.log"
+        self.proc = subprocess.Popen([str(SALUT_BIN), "serve", "--port", str(self.port), *args],
+                                     env=env or clean_env(tmp_path), stdout=self.log.open("w"),
+                                     stderr=subprocess.STDOUT, cwd=REPO_ROOT)
+
+        def up():
+            assert self.proc.poll() is None, self.log.read_text()
+            try:
+                return request(self.url + "/health", timeout=1)[0] == 200
+            except OSError:
+                return False
+
+        wait_for(up, timeout=15, interval=0.05, what="salut serve")
+        self.client = openai.OpenAI(base_url=self.url + "/v1", api_key="unused", max_retries=0, timeout=120)
+
+    def health(self):
+        return request(self.url + "/health")[2]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def serve(tmp_path):
+    servers = []
+
+    def start(*args, **kwargs):
+        servers.append(Server(tmp_path, *args, **kwargs))
+        return servers[-1]
+
+    yield start
+    for s in servers:
+        s.stop()
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    """One server with the demo model preloaded, for the read-only tests."""
+    tmp = tmp_path_factory.mktemp("shared")
+    with FakeHub() as hub:  # unknown IDs get the Hub's 404, not "unreachable"
+        server = Server(tmp, "--model", str(SMOLLM), env=clean_env(tmp, HF_ENDPOINT=hub.url))
+        wait_for(lambda: server.health()["model"]["state"] == "ready", timeout=60, what="preload")
+        yield server
+        server.stop()
+
+
+MODEL = str(SMOLLM)
+
+
+# ------------------------------------------------------------------ chat completions
+
+
+def test_chat_answers_like_salut_run(shared):
+    r = shared.client.chat.completions.create(model=MODEL, messages=PARIS, temperature=0)
+    assert r.id.startswith("chatcmpl-") and r.object == "chat.completion" and r.model == MODEL
+    assert r.system_fingerprint.startswith("salut-") and isinstance(r.created, int)
+    choice = r.choices[0]
+    assert choice.message.role == "assistant" and "Paris" in choice.message.content
+    assert choice.finish_reason == "stop"
+    assert r.usage.prompt_tokens > 0 and r.usage.completion_tokens > 0
+    assert r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens
+    # the CLI gives the same greedy answer
+    run = subprocess.run([str(SALUT_BIN), "run", MODEL, "What is the capital of France?", "--greedy"],
+                         capture_output=True, text=True, cwd=REPO_ROOT, timeout=60)
+    assert run.stdout.strip() == choice.message.content.strip()
+
+
+def test_streaming_equals_the_whole_answer(shared):
+    whole = shared.client.chat.completions.create(model=MODEL, messages=PARIS, temperature=0, max_tokens=40)
+    chunks = list(shared.client.chat.completions.create(model=MODEL, messages=PARIS, temperature=0, max_tokens=40,
+                                                        stream=True, stream_options={"include_usage": True}))
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert all(c.object == "chat.completion.chunk" and c.id == chunks[0].id for c in chunks)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == whole.choices[0].message.content
+    finals = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert finals == [whole.choices[0].finish_reason]
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == whole.usage.completion_tokens
+
+
+def test_raw_stream_ends_with_done(shared):
+    conn = http.client.HTTPConnection("127.0.0.1", shared.port, timeout=60)
+    conn.request("POST", "/v1/chat/completions", json.dumps({"model": MODEL, "messages": PARIS, "max_tokens": 3,
+                                                             "stream": True}),
+                 {"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    assert resp.status == 200 and resp.getheader("Content-Type").startswith("text/event-stream")
+    events = [line for line in resp.read().decode().split("\n\n") if line]
+    assert all(e.startswith("data: ") for e in events) and events[-1] == "data: [DONE]"
+
+
+def test_max_tokens_stop_strings_and_seeds(shared):
+    r = shared.client.chat.completions.create(model=MODEL, messages=PARIS, temperature=0, max_tokens=2)
+    assert r.choices[0].finish_reason == "length" and r.usage.completion_tokens == 2
+    r = shared.client.chat.completions.create(model=MODEL, messages=PARIS, temperature=0, stop=[" Paris", "xyz"])
+    assert r.choices[0].finish_reason == "stop" and r.choices[0].message.content == "The capital of France is"
+    # stop strings are never shown, also when streamed
+    text = "".join(c.choices[0].delta.content or "" for c in shared.client.chat.completions.create(
+        model=MODEL, messages=PARIS, temperature=0, stop="France", stream=True))
+    assert text == "The capital of "
+    story = [{"role": "user", "content": "Tell me a story."}]
+    a, b, c = (shared.client.chat.completions.create(model=MODEL, messages=story, temperature=1.0, seed=s,
+                                                     max_tokens=24).choices[0].message.content for s in (7, 7, 8))
+    assert a == b and a != c
+
+
+def test_logprobs(shared):
+    r = shared.client.chat.completions.create(model=MODEL, messages=PARIS, temperature=0, max_tokens=5, logprobs=True,
+                                              top_logprobs=3)
+    content = r.choices[0].logprobs.content
+    assert len(content) == r.usage.completion_tokens == 5
+    for entry in content:
+        assert entry.logprob <= 0 and len(entry.top_logprobs) == 3
+        assert entry.top_logprobs[0].logprob >= entry.top_logprobs[1].logprob >= entry.top_logprobs[2].logprob
+        assert entry.token == entry.top_logprobs[0].token  # greedy picks the most likely
+    assert "".join(e.token for e in content) == r.choices[0].message.content
+
+
+def test_text_completions(shared):
+    r = shared.client.completions.create(model=MODEL, prompt="The capital of France is", max_tokens=8, temperature=0,
+                                         echo=True, logprobs=2)
+    assert r.object == "text_completion" and r.id.startswith("cmpl-")
+    assert r.choices[0].text.startswith("The capital of France is")
+    assert len(r.choices[0].logprobs.tokens) == r.usage.completion_tokens
+    streamed = "".join(c.choices[0].text for c in shared.client.completions.create(
+        model=MODEL, prompt="The capital of France is", max_tokens=8, temperature=0, stream=True))
+    assert "The capital of France is" + streamed == r.choices[0].text
+
+
+def test_template_kwargs_tools_and_content_parts(shared):
+    parts = [{"role": "user", "content": [{"type": "text", "text": "What is the capital "},
+                                          {"type": "text", "text": "of France?"}]}]
+    r = shared.client.chat.completions.create(model=MODEL, messages=parts, temperature=0)
+    assert "Paris" in r.choices[0].message.content
+    conversation = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": None,
+         "tool_calls": [{"id": "call_1", "type": "function",
+                         "function": {"name": "weather", "arguments": "{\"city\": \"Paris\"}"}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "Sunny, 21 C"},
+    ]
+    tools = [{"type": "function", "function": {"name": "weather", "parameters": {"type": "object"}}}]
+    r = shared.client.chat.completions.create(model=MODEL, messages=conversation, tools=tools, max_tokens=8,
+                                              extra_body={"chat_template_kwargs": {"enable_thinking": False}})
+    assert r.choices[0].finish_reason in ("stop", "length")
+
+
+# ------------------------------------------------------------------ errors and limits
+
+
+def expect_error(call, status, param=None):
+    with pytest.raises(openai.APIStatusError) as info:
+        call()
+    assert info.value.status_code == status, info.value
+    body = info.value.body
+    assert isinstance(body, dict) and body["message"] and body["type"], body
+    if param:
+        assert body["param"] == param, body
+    return body
+
+
+def test_bad_requests_are_400_naming_the_field(shared):
+    c = shared.client.chat.completions
+    expect_error(lambda: c.create(model=MODEL, messages=PARIS, temperature=3), 400, "temperature")
+    expect_error(lambda: c.create(model=MODEL, messages=PARIS, top_p=1.5), 400, "top_p")
+    expect_error(lambda: c.create(model=MODEL, messages=PARIS, n=2), 400, "n")
+    expect_error(lambda: c.create(model=MODEL, messages=[]), 400, "messages")
+    expect_error(lambda: c.create(model=MODEL, messages=[{"role": "wizard", "content": "x"}]), 400, "messages")
+    expect_error(lambda: c.create(model=MODEL, messages=PARIS, stop=["a", "b", "c", "d", "e"]), 400, "stop")
+    expect_error(lambda: c.create(model=MODEL, messages=PARIS, top_logprobs=3), 400, "top_logprobs")
+    expect_error(lambda: c.create(model=MODEL, messages=PARIS, logit_bias={"x": 1}), 400, "logit_bias")
+    expect_error(lambda: c.create(model=MODEL, messages=PARIS, max_tokens=0), 400, "max_tokens")
+    body = expect_error(lambda: c.create(model="nobody/no-such-model-here", messages=PARIS), 404)
+    assert "no-such-model-here" in body["message"]
+    # the server is fine afterwards
+    assert "Paris" in c.create(model=MODEL, messages=PARIS, temperature=0).choices[0].message.content
+
+
+def test_raw_http_limits(shared):
+    url = shared.url + "/v1/chat/completions"
+    status, _, body = request(url, raw=b"{not json")
+    assert status == 400 and "JSON" in body["error"]["message"]
+    status, _, body = request(url, raw=b"[" * 100 + b"]" * 100)
+    assert status == 400 and "64" in body["error"]["message"]
+    status, _, body = request(url, raw=b"[1]")
+    assert status == 400
+    status, _, body = request(url, raw=b'{"model": "m", "messages": "' + b"x" * (9 << 20) + b'"}')
+    assert status == 413 and body["error"]["code"] == "request_too_large"
+    status, hdrs, body = request(url, method="GET")
+    assert status == 405 and "POST" in hdrs["Allow"] and "error" in body
+    status, _, body = request(shared.url + "/v1/models", body={}, method="POST")
+    assert status == 405
+    status, _, body = request(shared.url + "/v2/nothing")
+    assert status == 404 and body["error"]["message"]
+
+
+def test_context_limit_names_both_numbers(serve):
+    server = serve("--context", "64")
+    long = [{"role": "user", "content": "word " * 200}]
+    body = expect_error(lambda: server.client.chat.completions.create(model=MODEL, messages=long), 400)
+    numbers = [int(n) for n in re.findall(r"\d+", body["message"])]
+    assert 64 in numbers and any(n > 64 for n in numbers) and body["code"] == "context_length_exceeded"
+    # a short prompt still works, its answer cut at the context
+    r = server.client.chat.completions.create(model=MODEL, messages=PARIS, temperature=0)
+    assert r.usage.total_tokens <= 64
+
+
+# ------------------------------------------------------------------ models, loading, switching
+
+
+def test_models_health_metrics_and_cluster(shared):
+    models = shared.client.models.list()
+    loaded = [m for m in models.data if m.id == MODEL]
+    assert loaded and loaded[0].loaded is True and loaded[0].object == "model"
+    health = shared.health()
+    assert health["status"] == "ok" and health["model"]["state"] == "ready" and health["model"]["context"] > 0
+    status, hdrs, text = request(shared.url + "/metrics")
+    assert status == 200 and "salut_requests_total" in text and "salut_time_to_first_token_seconds_bucket" in text
+    assert "salut_queue_depth" in text and "salut_model_load_seconds" in text
+    status, _, cluster = request(shared.url + "/v1/cluster")
+    assert status == 200 and cluster["nodes"][0]["model"]["state"] == "ready"
+
+
+def test_preload_shows_loading_then_ready(serve):
+    server = serve("--model", MODEL)
+    states = set()
+    wait_for(lambda: states.add(server.health()["model"]["state"]) or "ready" in states, timeout=60, what="ready")
+    assert states <= {"loading", "ready"}
+    # the API answered while loading: /health never failed, and a request made now just works
+    assert "Paris" in server.client.chat.completions.create(model=MODEL, messages=PARIS,
+                                                            temperature=0).choices[0].message.content
+
+
+def test_switching_models_and_failed_loads(serve, tmp_path):
+    other = tmp_path / "other-model"
+    other.mkdir()
+    for f in SMOLLM.iterdir():
+        os.symlink(f, other / f.name)
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    shutil.copy(SMOLLM / "config.json", broken / "config.json")
+    (broken / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\": 1}")
+    server = serve()
+    for model in (MODEL, str(other), MODEL):
+        r = server.client.chat.completions.create(model=model, messages=PARIS, temperature=0, max_tokens=8)
+        assert r.model == model and "Paris" in r.choices[0].message.content
+        assert server.health()["model"]["model"] == model
+    body = expect_error(lambda: server.client.chat.completions.create(model=str(broken), messages=PARIS), 400)
+    assert "safetensors" in body["message"] or "broken" in body["message"]
+    assert server.health()["model"]["state"] == "failed"
+    r = server.client.chat.completions.create(model=str(other), messages=PARIS, temperature=0, max_tokens=8)
+    assert "Paris" in r.choices[0].message.content and server.health()["model"]["state"] == "ready"
+    log = server.log.read_text()
+    assert log.count("unloaded ") >= 3 and "resident memory" in log
+
+
+def test_concurrent_requests_are_queued_and_a_full_queue_is_429(serve):
+    server = serve("--model", MODEL, "--max-queue", "2")
+    wait_for(lambda: server.health()["model"]["state"] == "ready", timeout=60, what="ready")
+    results, errors = [], []
+
+    def one():
+        try:
+            results.append(server.client.chat.completions.create(model=MODEL, messages=PARIS, temperature=0,
+                                                                 max_tokens=48))
+        except openai.APIStatusError as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=one) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results, errors
+    texts = {r.choices[0].message.content for r in results}
+    assert len(texts) == 1  # every request independent: the same greedy answer
+    assert all(e.status_code == 429 for e in errors)
+    if errors:
+        assert errors[0].response.headers["Retry-After"] == "1"
+    assert len(results) + len(errors) == 8
+
+
+def test_client_disconnect_stops_generation(serve):
+    server = serve("--model", MODEL)
+    wait_for(lambda: server.health()["model"]["state"] == "ready", timeout=60, what="ready")
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "Write a very long story."}],
+                       "max_tokens": 5000, "stream": True, "temperature": 1.0}).encode()
+    sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    received = b""
+    while b"data:" not in received:
+        chunk = sock.recv(4096)
+        assert chunk, received
+        received += chunk
+    sock.close()
+    wait_for(lambda: "client disconnected" in server.log.read_text(), timeout=10, what="the stop")
+    start = time.monotonic()
+    r = server.client.chat.completions.create(model=MODEL, messages=PARIS, temperature=0, max_tokens=8)
+    assert "Paris" in r.choices[0].message.content and time.monotonic() - start < 10
+
+
+def test_api_key_guards_the_api(serve):
+    server = serve("--api-key", "secret")
+    expect_error(lambda: server.client.models.list(), 401)
+    ok = openai.OpenAI(base_url=server.url + "/v1", api_key="secret", max_retries=0)
+    assert ok.models.list().object == "list"
+    assert request(server.url + "/health")[0] == 200

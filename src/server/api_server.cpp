@@ -14,6 +14,7 @@
 #include "core/memory.h"
 #include "engine/completion.h"
 #include "salut/version.h"
+#include "server/dashboard.h"
 #include "server/metrics.h"
 #include "server/openai_json.h"
 #include "server/requests.h"
@@ -413,6 +414,19 @@ struct ApiServer::Impl {
       return httplib::Server::HandlerResponse::Unhandled;
     });
 
+    http.Get("/", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(std::string(dashboard_html()), "text/html; charset=utf-8");
+    });
+    // Starts loading a model in the background (the dashboard's Load and Download buttons).
+    http.Post("/api/load", [this](const httplib::Request& req, httplib::Response& res) {
+      guarded("/api/load", res, [&] {
+        const json body = parse_body(req.body);
+        if (!body.contains("model") || !body["model"].is_string() || body["model"].get<std::string>().empty())
+          throw ApiError(400, "'model' is required", "model", "missing_required_parameter");
+        manager.preload(body["model"].get<std::string>());
+        send_json(res, 202, {{"model", status_json()}});
+      });
+    });
     http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
       send_json(res, 200, {{"status", "ok"}, {"version", kVersion}, {"model", status_json()}});
     });

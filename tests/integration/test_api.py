@@ -366,3 +366,16 @@ def test_api_key_guards_the_api(serve):
     ok = openai.OpenAI(base_url=server.url + "/v1", api_key="secret", max_retries=0)
     assert ok.models.list().object == "list"
     assert request(server.url + "/health")[0] == 200
+
+
+def test_dashboard_and_load_button(serve):
+    server = serve()
+    status, hdrs, page = request(server.url + "/")
+    assert status == 200 and hdrs["Content-Type"].startswith("text/html")
+    assert "/v1/chat/completions" in page and "<script" in page
+    assert not re.search(r'src="https?://', page) and not re.search(r'href="https?://', page)  # no CDN
+    status, _, body = request(server.url + "/api/load", body={"model": MODEL})
+    assert status == 202
+    wait_for(lambda: server.health()["model"]["state"] == "ready", timeout=60, what="load")
+    assert [m for m in server.client.models.list().data if m.id == MODEL][0].loaded
+    assert request(server.url + "/api/load", body={})[0] == 400

@@ -379,3 +379,29 @@ def test_dashboard_and_load_button(serve):
     wait_for(lambda: server.health()["model"]["state"] == "ready", timeout=60, what="load")
     assert [m for m in server.client.models.list().data if m.id == MODEL][0].loaded
     assert request(server.url + "/api/load", body={})[0] == 400
+
+
+def test_switch_waits_for_the_generation_in_flight(serve, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    for f in SMOLLM.iterdir():
+        os.symlink(f, other / f.name)
+    server = serve("--model", MODEL)
+    wait_for(lambda: server.health()["model"]["state"] == "ready", timeout=60, what="ready")
+    events = []
+
+    def long_stream():
+        stream = server.client.chat.completions.create(model=MODEL, stream=True, max_tokens=120, temperature=0,
+                                                       messages=[{"role": "user", "content": "Tell me a long story."}])
+        chunks = list(stream)
+        events.append(("A done", chunks[-1].choices[0].finish_reason))
+
+    a = threading.Thread(target=long_stream)
+    a.start()
+    wait_for(lambda: server.health()["model"]["busy"], timeout=30, what="A in flight")
+    r = server.client.chat.completions.create(model=str(other), messages=PARIS, temperature=0, max_tokens=8)
+    events.append(("B done", r.choices[0].finish_reason))
+    a.join()
+    # B waited for A's whole answer (never cut), then the switch happened
+    assert events[0][0] == "A done" and events[0][1] in ("stop", "length") and events[1][0] == "B done"
+    assert server.health()["model"]["model"] == str(other)

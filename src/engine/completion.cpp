@@ -110,7 +110,8 @@ CompletionResult complete(Generator& generator, const tokenizer::Tokenizer& toke
         }
         return !stopped_on_string;
       },
-      request.mask);
+      request.mask, [&] { return sink({}, {}); });
+  caller_gone |= stats.cancelled;
   if (!caller_gone && !stopped_on_string) {
     pending += detok.finish();
     if (!release(true)) caller_gone = true;

@@ -49,7 +49,8 @@ struct CompletionResult {
 };
 
 // Called with each released piece of text (and the logprobs of the tokens it completes, when
-// asked); returns false when the caller is gone: generation stops at once.
+// asked); returns false when the caller is gone: generation stops at once. During a long
+// prefill it is also called with no text between chunks (a stream can send a keep-alive).
 using TextSink = std::function<bool(std::string_view text, std::span<const TokenLogprob> logprobs)>;
 
 CompletionResult complete(Generator& generator, const tokenizer::Tokenizer& tokenizer,

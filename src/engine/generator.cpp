@@ -26,8 +26,9 @@ Generator::~Generator() {
   backend_.free(logits_);
 }
 
-void Generator::step(std::span<const int32_t> tokens) {
+bool Generator::step(std::span<const int32_t> tokens, const Heartbeat& heartbeat) {
   for (size_t done = 0; done < tokens.size();) {
+    if (done > 0 && heartbeat && !heartbeat()) return false;
     const size_t n = std::min<size_t>(prefill_chunk_, tokens.size() - done);
     backend::Tensor hidden = hidden_.rows_view(0, static_cast<int64_t>(n));
     model_.embed(tokens.subspan(done, n), hidden);
@@ -39,11 +40,12 @@ void Generator::step(std::span<const int32_t> tokens) {
       backend_.read_rows(logits_, 0, 1, host_logits_.data());
     }
   }
+  return true;
 }
 
 GenerationStats Generator::generate(std::span<const int32_t> prompt, Sampler& sampler, int64_t max_tokens,
                                     std::span<const int32_t> stop_tokens, const TokenSink& on_token,
-                                    const LogitsMask& mask) {
+                                    const LogitsMask& mask, const Heartbeat& heartbeat) {
   if (prompt.empty()) throw Error(Errc::invalid_argument, "the prompt is empty");
   const int64_t room = cache_->max_tokens() - static_cast<int64_t>(prompt.size());
   if (room <= 0)
@@ -56,8 +58,12 @@ GenerationStats Generator::generate(std::span<const int32_t> prompt, Sampler& sa
   stats.prompt_tokens = static_cast<int64_t>(prompt.size());
   std::vector<int32_t> history(prompt.begin(), prompt.end());
   auto start = Clock::now();
-  step(prompt);
+  const bool prefilled = step(prompt, heartbeat);
   stats.prefill_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (!prefilled) {
+    stats.cancelled = true;
+    return stats;
+  }
 
   start = Clock::now();
   for (int64_t i = 0; i < max_tokens; ++i) {

@@ -23,6 +23,7 @@ struct GenerationStats {
   double prefill_seconds = 0;
   double decode_seconds = 0;
   bool stopped_by_eos = false;
+  bool cancelled = false;  // the heartbeat said stop during the prefill
 };
 
 class Generator {
@@ -35,9 +36,11 @@ class Generator {
   using TokenSink = std::function<bool(int32_t token)>;
   // Called with each step's logits before the sampler sees them (a grammar masks tokens here).
   using LogitsMask = std::function<void(std::span<float> logits)>;
+  // Called between prefill chunks of a long prompt; return false to stop (client gone).
+  using Heartbeat = std::function<bool()>;
   GenerationStats generate(std::span<const int32_t> prompt, Sampler& sampler, int64_t max_tokens,
                            std::span<const int32_t> stop_tokens, const TokenSink& on_token,
-                           const LogitsMask& mask = {});
+                           const LogitsMask& mask = {}, const Heartbeat& heartbeat = {});
 
   // The last step's logits after the sampler's processors (valid inside a TokenSink call):
   // what OpenAI's logprobs describe.
@@ -48,8 +51,9 @@ class Generator {
   std::vector<float> logits_for(std::span<const int32_t> tokens);
 
  private:
-  // Runs `tokens` at positions cache.length()... and leaves the last row's logits in logits_.
-  void step(std::span<const int32_t> tokens);
+  // Runs `tokens` at positions cache.length()... and leaves the last row's logits in logits_;
+  // false when the heartbeat stopped it between chunks.
+  bool step(std::span<const int32_t> tokens, const Heartbeat& heartbeat = {});
 
   model::Transformer& model_;
   backend::Backend& backend_;

@@ -228,7 +228,8 @@ struct ApiServer::Impl {
       std::vector<engine::TokenLogprob> logprobs;
       double first = -1;
       const auto result = engine::complete(*model.generator, *model.tokenizer, model.eos_tokens, request,
-                                           [&](std::string_view, std::span<const engine::TokenLogprob> lp) {
+                                           [&](std::string_view text, std::span<const engine::TokenLogprob> lp) {
+                                             if (text.empty() && lp.empty()) return true;  // prefill heartbeat
                                              if (first < 0) first = std::chrono::duration<double>(Clock::now() - start).count();
                                              logprobs.insert(logprobs.end(), lp.begin(), lp.end());
                                              return true;
@@ -272,6 +273,8 @@ struct ApiServer::Impl {
               result = engine::complete(
                   *model.generator, *model.tokenizer, model.eos_tokens, request,
                   [&](std::string_view text, std::span<const engine::TokenLogprob> lp) {
+                    // a long prefill: an SSE comment keeps proxies and clients from timing out
+                    if (text.empty() && lp.empty()) return write(": prefill\n\n");
                     if (first < 0) first = std::chrono::duration<double>(Clock::now() - start).count();
                     json choice = {{"index", 0}, {"finish_reason", nullptr}};
                     if (o.chat) {

@@ -405,3 +405,14 @@ def test_switch_waits_for_the_generation_in_flight(serve, tmp_path):
     # B waited for A's whole answer (never cut), then the switch happened
     assert events[0][0] == "A done" and events[0][1] in ("stop", "length") and events[1][0] == "B done"
     assert server.health()["model"]["model"] == str(other)
+
+
+def test_long_prefill_sends_keep_alive_comments(shared):
+    conn = http.client.HTTPConnection("127.0.0.1", shared.port, timeout=120)
+    long = [{"role": "user", "content": "Summarise: " + "the cat sat on the mat. " * 250}]  # > 1,500 tokens
+    conn.request("POST", "/v1/chat/completions", json.dumps({"model": MODEL, "messages": long, "max_tokens": 2,
+                                                             "stream": True}),
+                 {"Content-Type": "application/json"})
+    events = [e for e in conn.getresponse().read().decode().split("\n\n") if e]
+    assert events[0] == ": prefill" and events[-1] == "data: [DONE]"
+    assert any(e.startswith("data: {") for e in events)

@@ -414,5 +414,5 @@ def test_long_prefill_sends_keep_alive_comments(shared):
                                                              "stream": True}),
                  {"Content-Type": "application/json"})
     events = [e for e in conn.getresponse().read().decode().split("\n\n") if e]
-    assert events[0] == ": prefill" and events[-1] == "data: [DONE]"
+    assert ": prefill" in events and events[-1] == "data: [DONE]"
     assert any(e.startswith("data: {") for e in events)

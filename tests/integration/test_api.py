@@ -311,7 +311,13 @@ def test_switching_models_and_failed_loads(serve, tmp_path):
     r = server.client.chat.completions.create(model=str(other), messages=PARIS, temperature=0, max_tokens=8)
     assert "Paris" in r.choices[0].message.content and server.health()["model"]["state"] == "ready"
     log = server.log.read_text()
-    assert log.count("unloaded ") >= 3 and "resident memory" in log
+    # every switch unloads first, and the memory goes back: resident size after < before - weights / 2
+    units = {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9}
+    drops = [(float(a) * units[au], float(b) * units[bu]) for a, au, b, bu in
+             re.findall(r"unloaded .*: resident memory ([\d.]+) (\w+) -> ([\d.]+) (\w+)", log)]
+    assert len(drops) >= 3, log
+    weights = (SMOLLM / "model.safetensors").stat().st_size
+    assert all(after < before - weights / 2 for before, after in drops), drops
 
 
 def test_concurrent_requests_are_queued_and_a_full_queue_is_429(serve):

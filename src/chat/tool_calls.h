@@ -7,7 +7,9 @@
 // a chunk) is held back until it is decided. Whatever the split of the input into chunks, the
 // concatenated output is the same as one push() of the whole text. Nothing is ever dropped except
 // markup and the whitespace around it: a call that never closes or does not parse comes back as
-// content. The usual pipeline: ReasoningParser first, its content into ToolCallParser.
+// content. The usual pipeline: ReasoningParser first, its content into ToolCallParser (with
+// ToolCallFormat::none when the request has no tools); finish_reason "tool_calls" when
+// tool_call_count() > 0.
 //
 // The text must keep the markup tokens (<tool_call>, <|python_tag|>, [TOOL_CALLS], <think>): the
 // detokenizer must not skip them as special tokens.

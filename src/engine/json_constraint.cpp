@@ -344,7 +344,7 @@ Outcome feed(const Grammar& g, std::vector<Frame>& f, size_t begin, uint8_t c, T
         // A low surrogate alone is not a character (nlohmann refuses it): refuse it as soon as seen.
         if (top.pending == 2 && top.b >= 0xDC && top.b <= 0xDF) return Outcome::reject;
         if (top.pending == 4) {
-          top.phase = top.b >= 0xD800 && top.b <= 0xDBFF ? kStrLowBackslash : text_phase(node);
+          top.phase = top.b >= 0xD800 && top.b <= 0xDBFF ? static_cast<uint8_t>(kStrLowBackslash) : text_phase(node);
           top.pending = 0;
         }
         return Outcome::taken;

@@ -996,6 +996,22 @@ JsonSchema JsonSchema::compile(const nlohmann::json& schema) {
   return JsonSchema(Compiler(schema).run());
 }
 
+std::optional<JsonSchema> JsonSchema::from_response_format(const nlohmann::json& response_format) {
+  if (response_format.is_null()) return std::nullopt;
+  auto bad = [](const std::string& what) { throw Error(Errc::invalid_argument, "response_format: " + what); };
+  if (!response_format.is_object() || !response_format.contains("type") || !response_format["type"].is_string())
+    bad("must be an object with a \"type\"");
+  const std::string type = response_format["type"].get<std::string>();
+  if (type == "text") return std::nullopt;
+  if (type == "json_object") return any_object();
+  if (type != "json_schema") bad(fmt::format("unknown type \"{}\" (text, json_object or json_schema)", type));
+  auto spec = response_format.find("json_schema");
+  if (spec == response_format.end() || !spec->is_object()) bad("\"json_schema\" must be an object");
+  auto schema = spec->find("schema");
+  if (schema == spec->end()) bad("\"json_schema\" has no \"schema\"");
+  return compile(*schema);
+}
+
 JsonMatcher JsonSchema::start() const {
   JsonMatcher m;
   m.grammar_ = grammar_;

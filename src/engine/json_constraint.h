@@ -35,6 +35,7 @@
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -83,6 +84,11 @@ class JsonSchema {
   // response_format {"type": "json_schema"}: the "schema" member. Throws
   // salut::Error(invalid_argument) naming what is unsupported or contradictory.
   static JsonSchema compile(const nlohmann::json& schema);
+
+  // A request's response_format: {"type": "text"} or null gives nullopt (no constraint);
+  // "json_object" gives any_object(); "json_schema" compiles json_schema.schema ("name" and
+  // "strict" are not needed to enforce it). Throws salut::Error(invalid_argument) otherwise.
+  static std::optional<JsonSchema> from_response_format(const nlohmann::json& response_format);
 
   // The matcher before the first byte.
   JsonMatcher start() const;

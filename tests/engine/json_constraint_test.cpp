@@ -103,6 +103,16 @@ std::string refusal(const json& schema) {
   return "(compiled)";
 }
 
+std::string refusal_of_format(const json& response_format) {
+  try {
+    JsonSchema::from_response_format(response_format);
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::invalid_argument);
+    return e.what();
+  }
+  return "(accepted)";
+}
+
 const json kPerson = json::parse(R"({
   "type": "object",
   "properties": {
@@ -194,6 +204,26 @@ TEST(JsonSchemaCompile, RefusalsNameTheProblem) {
   mentions(json::parse(R"({"type": "integer", "enum": ["a", "b"]})"), "no value of enum/const");
   mentions(json::parse(R"({"$ref": "#/$defs/a", "$defs": {"a": {"anyOf": [{"$ref": "#/$defs/a"}]}}})"), "cycle");
   mentions(json::parse(R"({"not": {"type": "string"}})"), "\"not\"");
+}
+
+TEST(JsonSchemaCompile, FromResponseFormat) {
+  EXPECT_FALSE(JsonSchema::from_response_format(json()).has_value());
+  EXPECT_FALSE(JsonSchema::from_response_format(json{{"type", "text"}}).has_value());
+  const auto object = JsonSchema::from_response_format(json{{"type", "json_object"}});
+  ASSERT_TRUE(object.has_value());
+  EXPECT_TRUE(accepts(*object, R"({"a": [1]})"));
+  const auto shape = JsonSchema::from_response_format(
+      json{{"type", "json_schema"}, {"json_schema", {{"name", "shape"}, {"strict", true}, {"schema", kShape}}}});
+  ASSERT_TRUE(shape.has_value());
+  EXPECT_TRUE(accepts(*shape, R"({"kind": "square", "side": 3})"));
+  EXPECT_FALSE(accepts(*shape, R"({"a": [1]})"));
+  EXPECT_NE(refusal_of_format(json{{"type", "yaml"}}).find("unknown type \"yaml\""), std::string::npos);
+  EXPECT_NE(refusal_of_format(json{{"type", "json_schema"}}).find("\"json_schema\" must be an object"), std::string::npos);
+  EXPECT_NE(refusal_of_format(json{{"type", "json_schema"}, {"json_schema", {{"name", "x"}}}}).find("no \"schema\""),
+            std::string::npos);
+  EXPECT_NE(refusal_of_format(json::parse(R"({"type": "json_schema", "json_schema": {"schema": {"type": "string", "pattern": "a"}}})"))
+                .find("\"pattern\""),
+            std::string::npos);
 }
 
 // ---- the matcher ----

@@ -91,7 +91,7 @@ SpecialTokens special_tokens_from_config(const json& config) {
 }
 
 void ChatTemplate::add(std::string name, const std::string& source) {
-  templates_.push_back(Named{std::move(name), jinja::Template::parse(source)});
+  templates_.push_back(Named{std::move(name), jinja::Template::parse(source), source});
 }
 
 ChatTemplate ChatTemplate::from_source(const std::string& source, SpecialTokens special_tokens) {
@@ -160,14 +160,14 @@ ChatTemplate ChatTemplate::load(const std::filesystem::path& model_dir) {
 }
 
 // transformers' get_chat_template(): with several templates, `tool_use` when tools are given, else `default`.
-const jinja::Template& ChatTemplate::pick(bool has_tools) const {
+const ChatTemplate::Named& ChatTemplate::pick(bool has_tools) const {
   if (templates_.empty()) invalid(kNoTemplate);
-  auto find = [&](std::string_view name) -> const jinja::Template* {
+  auto find = [&](std::string_view name) -> const Named* {
     for (const Named& n : templates_)
-      if (n.name == name) return &n.tmpl;
+      if (n.name == name) return &n;
     return nullptr;
   };
-  if (templates_.size() == 1 && templates_[0].name == "default") return templates_[0].tmpl;
+  if (templates_.size() == 1 && templates_[0].name == "default") return templates_[0];
   if (has_tools)
     if (const auto* t = find("tool_use")) return *t;
   if (const auto* t = find("default")) return *t;
@@ -181,11 +181,15 @@ const jinja::Template& ChatTemplate::pick(bool has_tools) const {
           list + "].");
 }
 
+std::string_view ChatTemplate::source(bool has_tools) const {
+  return templates_.empty() ? std::string_view() : std::string_view(pick(has_tools).source);
+}
+
 std::string ChatTemplate::render(const json& request, const jinja::RenderOptions& options) const {
   if (!request.is_object()) invalid("chat template request must be a JSON object");
   auto tools = request.find("tools");
   bool has_tools = tools != request.end() && !tools->is_null();
-  const jinja::Template& tmpl = pick(has_tools);
+  const jinja::Template& tmpl = pick(has_tools).tmpl;
   auto messages = request.find("messages");
   if (messages == request.end()) invalid("request has no \"messages\"");
   if (has_tools && (!tools->is_array() || !std::all_of(tools->begin(), tools->end(), [](const json& t) { return t.is_object(); })))

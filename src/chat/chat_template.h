@@ -38,13 +38,18 @@ class ChatTemplate {
   // raise_exception(msg) gives exactly msg.
   std::string render(const nlohmann::ordered_json& request, const jinja::RenderOptions& options = {}) const;
 
+  // The text of the template render() uses (a tool-call parser reads the model's syntax from it);
+  // empty without a template.
+  std::string_view source(bool has_tools) const;
+
  private:
   struct Named {
     std::string name;  // "default", "tool_use", ...
     jinja::Template tmpl;
+    std::string source;
   };
   void add(std::string name, const std::string& source);
-  const jinja::Template& pick(bool has_tools) const;
+  const Named& pick(bool has_tools) const;
 
   std::vector<Named> templates_;
   SpecialTokens special_tokens_;

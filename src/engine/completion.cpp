@@ -67,7 +67,7 @@ CompletionResult complete(Generator& generator, const tokenizer::Tokenizer& toke
   const int64_t vocab = int64_t(generator.last_logits().size());
   request.sampling.validate(vocab);
   Sampler sampler(request.sampling, vocab);
-  tokenizer::StreamingDetokenizer detok(tokenizer, /*skip_special_tokens=*/true);
+  tokenizer::StreamingDetokenizer detok(tokenizer, /*skip_special_tokens=*/!request.keep_special_tokens);
   CompletionResult result;
   std::string pending;                 // released by the detokenizer, not yet by us (a stop may be forming)
   std::vector<TokenLogprob> logprobs;  // of the tokens whose text is in `pending` or not yet released

@@ -43,7 +43,6 @@ struct LoadedModel {
   std::unique_ptr<tokenizer::Tokenizer> tokenizer;
   std::unique_ptr<chat::ChatTemplate> chat_template;
   std::unique_ptr<Generator> generator;
-  std::string chat_template_source;  // for tool-call format detection
   SamplingParams defaults;           // from generation_config.json
   std::vector<int32_t> eos_tokens;
   int64_t context = 0;

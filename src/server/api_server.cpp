@@ -10,6 +10,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "chat/tool_calls.h"
 #include "core/error.h"
 #include "core/memory.h"
 #include "engine/completion.h"
@@ -90,6 +91,45 @@ json completion_logprobs(std::span<const engine::TokenLogprob> tokens, size_t te
   }
   return out;
 }
+
+// The chat answer's text split into OpenAI's message fields as it streams: <think>…</think> into
+// reasoning_content, the model family's tool-call syntax into tool_calls, the rest content.
+class ChatShaper {
+ public:
+  ChatShaper(bool reasoning, bool starts_in_think, chat::ToolCallFormat tools)
+      : reasoning_on_(reasoning), reasoning_(starts_in_think), tools_(tools) {}
+
+  // The delta fields for `text` (empty object: nothing to send yet).
+  json push(std::string_view text) {
+    return fields(reasoning_on_ ? reasoning_.push(text) : chat::ReasoningDelta{"", std::string(text)}, false);
+  }
+  json finish() { return fields(reasoning_on_ ? reasoning_.finish() : chat::ReasoningDelta{}, true); }
+  bool called_tools() const { return tools_.tool_call_count() > 0; }
+
+ private:
+  json fields(const chat::ReasoningDelta& r, bool last) {
+    json d = json::object();
+    if (!r.reasoning.empty()) d["reasoning_content"] = r.reasoning;
+    chat::Delta t = tools_.push(r.content);
+    if (last) {
+      chat::Delta rest = tools_.finish();
+      t.content += rest.content;
+      t.tool_calls.insert(t.tool_calls.end(), rest.tool_calls.begin(), rest.tool_calls.end());
+    }
+    if (!t.content.empty()) d["content"] = t.content;
+    for (const auto& call : t.tool_calls) {
+      json c = {{"index", call.index}, {"function", {{"arguments", call.arguments}}}};
+      if (!call.id.empty()) c["id"] = call.id, c["type"] = "function";
+      if (!call.name.empty()) c["function"]["name"] = call.name;
+      d["tool_calls"].push_back(c);
+    }
+    return d;
+  }
+
+  bool reasoning_on_;
+  chat::ReasoningParser reasoning_;
+  chat::ToolCallParser tools_;
+};
 
 std::string sse(const json& event) {
   return "data: " + event.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
@@ -175,6 +215,8 @@ struct ApiServer::Impl {
     std::string id, model;
     int64_t created = 0;
     bool include_usage = false;
+    std::shared_ptr<ChatShaper> shaper;  // chat: set by the prompt builder
+    bool keep_special_tokens = false;
   };
 
   json usage(const engine::CompletionResult& r) const {
@@ -200,7 +242,7 @@ struct ApiServer::Impl {
 
   // Holds the engine, renders the prompt with `build`, checks it against the context, then runs
   // the completion as one response or as a stream of server-sent events.
-  void generate(const httplib::Request&, httplib::Response& res, const GenerationRequest& g, Output o,
+  void generate(const httplib::Request&, httplib::Response& res, const GenerationRequest& g, Output& o,
                 const std::function<std::vector<int32_t>(engine::LoadedModel&)>& build, const std::string& echo) {
     const auto start = Clock::now();
     auto lease = std::make_shared<engine::ModelManager::Lease>(manager.acquire(g.model));
@@ -217,6 +259,7 @@ struct ApiServer::Impl {
     request.max_tokens = g.max_tokens;
     request.stop = g.stop;
     request.top_logprobs = g.top_logprobs;
+    request.keep_special_tokens = o.keep_special_tokens;
     try {
       request.sampling.validate(int64_t(model.model->vocab_size()));
     } catch (const Error& e) {
@@ -237,7 +280,22 @@ struct ApiServer::Impl {
       record(result, start, first);
       json choice = {{"index", 0}, {"finish_reason", engine::finish_reason_name(result.finish)}};
       if (o.chat) {
-        choice["message"] = {{"role", "assistant"}, {"content", result.text}};
+        json message = {{"role", "assistant"}, {"content", result.text}};
+        if (o.shaper) {
+          json parts = o.shaper->push(result.text);
+          json rest = o.shaper->finish();
+          for (const char* key : {"content", "reasoning_content"})
+            if (rest.contains(key)) parts[key] = parts.value(key, "") + rest[key].get<std::string>();
+          for (const auto& call : rest.value("tool_calls", json::array())) parts["tool_calls"].push_back(call);
+          message["content"] = parts.contains("content") ? parts["content"] : json(o.shaper->called_tools() ? json(nullptr) : json(""));
+          if (parts.contains("reasoning_content")) message["reasoning_content"] = parts["reasoning_content"];
+          if (parts.contains("tool_calls")) {
+            for (auto& call : parts["tool_calls"]) call.erase("index");
+            message["tool_calls"] = parts["tool_calls"];
+          }
+          if (o.shaper->called_tools() && result.finish == engine::FinishReason::stop) choice["finish_reason"] = "tool_calls";
+        }
+        choice["message"] = message;
         choice["logprobs"] = g.top_logprobs >= 0 ? chat_logprobs(logprobs) : json(nullptr);
       } else {
         choice["text"] = echo + result.text;
@@ -278,7 +336,8 @@ struct ApiServer::Impl {
                     if (first < 0) first = std::chrono::duration<double>(Clock::now() - start).count();
                     json choice = {{"index", 0}, {"finish_reason", nullptr}};
                     if (o.chat) {
-                      choice["delta"] = {{"content", text}};
+                      choice["delta"] = o.shaper ? o.shaper->push(text) : json{{"content", text}};
+                      if (choice["delta"].empty() && lp.empty()) return true;  // held back: nothing to send yet
                       choice["logprobs"] = want_logprobs ? chat_logprobs(lp) : json(nullptr);
                     } else {
                       choice["text"] = text;
@@ -300,7 +359,15 @@ struct ApiServer::Impl {
             spdlog::info("client disconnected: generation stopped after {} tokens", result.completion_tokens);
             return false;
           }
-          json last = {{"index", 0}, {"finish_reason", engine::finish_reason_name(result.finish)}, {"logprobs", nullptr}};
+          if (o.shaper) {
+            json rest = o.shaper->finish();
+            if (!rest.empty())
+              write(sse(chunk(o, {{"index", 0}, {"delta", rest}, {"logprobs", nullptr}, {"finish_reason", nullptr}})));
+          }
+          const bool tool_calls = o.shaper && o.shaper->called_tools() && result.finish == engine::FinishReason::stop;
+          json last = {{"index", 0},
+                       {"finish_reason", tool_calls ? "tool_calls" : engine::finish_reason_name(result.finish)},
+                       {"logprobs", nullptr}};
           last[o.chat ? "delta" : "text"] = o.chat ? json::object() : json("");
           write(sse(chunk(o, last)));
           if (o.include_usage) {
@@ -321,7 +388,7 @@ struct ApiServer::Impl {
     if (!r.response_format.is_null())
       throw ApiError(400, "'response_format' json_object / json_schema is not supported yet", "response_format",
                      "unsupported_parameter");
-    Output o{true, random_id("chatcmpl-"), r.model, 0, r.include_usage};
+    Output o{true, random_id("chatcmpl-"), r.model, 0, r.include_usage, nullptr, false};
     generate(req, res, r, o,
              [&](engine::LoadedModel& model) {
                std::string text;
@@ -330,6 +397,14 @@ struct ApiServer::Impl {
                } catch (const Error& e) {
                  throw ApiError(400, fmt::format("The chat template failed: {}", e.what()), "messages");
                }
+               // The answer's fields: thinking when the template knows <think>, tool calls in the
+               // syntax the template teaches (its markup may be special tokens: keep them).
+               const std::string_view source = model.chat_template->source(r.has_tools);
+               const bool thinks = source.find("<think>") != std::string_view::npos;
+               const auto format = r.has_tools ? chat::detect_tool_call_format(source) : chat::ToolCallFormat::none;
+               if (thinks || format != chat::ToolCallFormat::none)
+                 o.shaper = std::make_shared<ChatShaper>(thinks, thinks && chat::prompt_opens_think(text), format);
+               o.keep_special_tokens = format != chat::ToolCallFormat::none;
                // The template writes BOS and the other special tokens itself.
                return model.tokenizer->encode(text, /*add_special_tokens=*/false);
              },
@@ -338,7 +413,7 @@ struct ApiServer::Impl {
 
   void completions(const httplib::Request& req, httplib::Response& res) {
     const TextCompletionRequest r = parse_completion_request(parse_body(req.body));
-    Output o{false, random_id("cmpl-"), r.model, 0, r.include_usage};
+    Output o{false, random_id("cmpl-"), r.model, 0, r.include_usage, nullptr, false};
     std::string echo;
     generate(req, res, r, o,
              [&](engine::LoadedModel& model) {

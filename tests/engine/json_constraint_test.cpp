@@ -489,17 +489,19 @@ struct RealVocabulary {
   std::vector<int32_t> eos;
 };
 
+RealVocabulary real_vocabulary(const std::string& name, const std::vector<std::string>& eos_tokens) {
+  const tokenizer::Tokenizer& tok = tokenizer::test::real_tokenizer(name, true);
+  RealVocabulary v;
+  for (size_t id = 0; id < tok.vocab_size(); ++id) {
+    const auto i = static_cast<int32_t>(id);
+    v.bytes.push_back(tok.is_special(i) ? "" : tok.token_bytes(i));
+  }
+  for (const std::string& eos : eos_tokens) v.eos.push_back(*tok.token_to_id(eos));
+  return v;
+}
+
 const RealVocabulary& qwen3_vocabulary() {
-  static const RealVocabulary vocabulary = [] {
-    const tokenizer::Tokenizer& qwen = tokenizer::test::real_tokenizer("qwen3", true);
-    RealVocabulary v;
-    for (size_t id = 0; id < qwen.vocab_size(); ++id) {
-      const auto i = static_cast<int32_t>(id);
-      v.bytes.push_back(qwen.is_special(i) ? "" : qwen.token_bytes(i));
-    }
-    v.eos = {*qwen.token_to_id("<|im_end|>"), *qwen.token_to_id("<|endoftext|>")};
-    return v;
-  }();
+  static const RealVocabulary vocabulary = real_vocabulary("qwen3", {"<|im_end|>", "<|endoftext|>"});
   return vocabulary;
 }
 
@@ -527,6 +529,14 @@ TEST(TokenConstraint, RandomWalksOnQwen3Validate) {
   const TokenConstraint constraint(v.bytes, v.eos);
   uint32_t seed = 100;
   for (const json& schema : {json(), kPerson, kTree, kShape, extras_for_walks()}) check_walks(constraint, v.bytes, v.bytes.size(), schema, 3, seed++);
+}
+
+// SentencePiece with byte fallback: "▁" pieces and <0xNN> bytes.
+TEST(TokenConstraint, RandomWalksOnLlama2Validate) {
+  const RealVocabulary v = real_vocabulary("llama2", {"</s>"});
+  const TokenConstraint constraint(v.bytes, v.eos);
+  uint32_t seed = 200;
+  for (const json& schema : {json(), kPerson, kShape}) check_walks(constraint, v.bytes, v.bytes.size(), schema, 3, seed++);
 }
 
 TEST(TokenConstraint, MaskTimeOnQwen3) {
@@ -564,6 +574,30 @@ TEST(TokenConstraint, MaskTimeOnQwen3) {
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() / kRuns;
     allowed = static_cast<size_t>(std::count_if(logits.begin(), logits.end(), [](float x) { return x != kNegInf; }));
     std::printf("[ timing   ] mask %-28s %7.3f ms/token (%zu tokens allowed)\n", c.what, ms, allowed);
+  }
+  // Along whole documents: the walks' masks, mean and worst.
+  std::mt19937 rng(7);
+  for (const json& schema_json : {json(), kPerson}) {
+    const JsonSchema schema = schema_json.is_null() ? JsonSchema::any_object() : JsonSchema::compile(schema_json);
+    JsonMatcher state = schema.start();
+    double total = 0, worst = 0;
+    int masks = 0;
+    for (; masks < 300; ++masks) {
+      std::fill(logits.begin(), logits.end(), 0.0f);
+      const auto start = std::chrono::steady_clock::now();
+      constraint.mask(state, logits);
+      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      total += ms;
+      worst = std::max(worst, ms);
+      std::vector<int32_t> allowed;
+      for (size_t i = 0; i < v.bytes.size(); ++i)
+        if (logits[i] != kNegInf) allowed.push_back(static_cast<int32_t>(i));
+      const int32_t pick = allowed[rng() % allowed.size()];
+      if (constraint.is_eos(pick)) break;
+      state = constraint.accept(state, pick);
+    }
+    std::printf("[ timing   ] mask along a %s walk: %.3f ms/token mean, %.3f worst, %d masks\n",
+                schema_json.is_null() ? "json_object" : "schema", total / std::max(masks, 1), worst, masks);
   }
 }
 

@@ -579,6 +579,7 @@ bool threads_complete(const Grammar& g, const Threads& s) {
 // characters it adds, so mask() allows it without running the matcher.
 constexpr uint8_t kPlainPrefix = 1;    // the path from the root is plain text
 constexpr uint8_t kPlainBoundary = 2;  // ... and ends between characters
+constexpr uint8_t kPlainSubtree = 4;   // every path through the subtree is plain text
 
 // How many characters of plain text the state can still take (kNone: no limit); 0 when it is not
 // inside string content.
@@ -1056,7 +1057,7 @@ TokenConstraint::TokenConstraint(const std::vector<std::string>& token_bytes, st
     for (size_t i = common; i < bytes.size(); ++i) {
       path.push_back(static_cast<uint32_t>(trie_.size()));
       const auto here = static_cast<uint32_t>(sorted_ids_.size());
-      trie_.push_back({static_cast<uint8_t>(bytes[i]), 0, static_cast<uint16_t>(i + 1), 0, here, here, 0});
+      trie_.push_back({static_cast<uint8_t>(bytes[i]), 0, static_cast<uint16_t>(i + 1), 0, here, here, 0, 0});
     }
     trie_[path.back()].tokens_end = static_cast<uint32_t>(sorted_ids_.size() + 1);
     sorted_ids_.push_back(id);
@@ -1092,6 +1093,19 @@ TokenConstraint::TokenConstraint(const std::vector<std::string>& token_bytes, st
     n.plain = text.plain ? static_cast<uint8_t>(kPlainPrefix | (text.pending == 0 ? kPlainBoundary : 0)) : 0;
     n.chars = text.chars;
   }
+  // Whole plain subtrees, children before parents: a node's children follow it in preorder, up to
+  // its subtree_end, one level deeper.
+  for (size_t i = trie_.size(); i-- > 0;) {
+    TrieNode& n = trie_[i];
+    bool all_plain = (n.plain & kPlainPrefix) != 0;
+    uint32_t most = n.chars;
+    for (size_t child = i + 1; child < n.subtree_end; child = trie_[child].subtree_end) {
+      all_plain = all_plain && (trie_[child].plain & kPlainSubtree);
+      most = std::max(most, trie_[child].subtree_chars);
+    }
+    if (all_plain) n.plain |= kPlainSubtree;
+    n.subtree_chars = most;
+  }
 }
 
 bool TokenConstraint::is_eos(int32_t token) const {
@@ -1119,6 +1133,14 @@ void TokenConstraint::mask(const State& state, std::span<float> logits) const {
   bool any_allowed = false;
   for (size_t i = 0; i < trie_.size();) {
     const TrieNode& n = trie_[i];
+    if (room > 0 && (n.plain & kPlainSubtree) && n.subtree_chars <= room) {
+      // plain text all the way down: every token of the subtree (contiguous in sorted_ids_)
+      const uint32_t end = n.subtree_end < trie_.size() ? trie_[n.subtree_end].tokens_begin : static_cast<uint32_t>(sorted_ids_.size());
+      for (uint32_t k = n.tokens_begin; k < end; ++k) allowed[static_cast<size_t>(sorted_ids_[k])] = 1;
+      any_allowed = any_allowed || end > n.tokens_begin;
+      i = n.subtree_end;
+      continue;
+    }
     if (room > 0 && (n.plain & kPlainPrefix) && n.chars <= room) {
       plain_at[n.depth] = (n.plain & kPlainBoundary) ? 1 : 2;
       plain_chars[n.depth] = n.chars;

@@ -145,6 +145,7 @@ class TokenConstraint {
     uint32_t tokens_begin;   // ids (in sorted_ids_) of the tokens that end here
     uint32_t tokens_end;
     uint32_t chars;          // characters begun on the path to here, when plain
+    uint32_t subtree_chars;  // the most characters on a path through its subtree
   };
   std::vector<TrieNode> trie_;
   std::vector<int32_t> sorted_ids_;

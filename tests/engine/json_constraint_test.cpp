@@ -554,6 +554,7 @@ TEST(TokenConstraint, MaskTimeOnQwen3) {
   const Case cases[] = {
       {"start of a document", json(), ""},
       {"inside a string value", json(), R"({"note": "The quick brown )"},
+      {"inside a string, mid-character", json(), "{\"note\": \"\xE4\xBD"},
       {"inside a key (any object)", json(), R"({"no)"},
       {"after a value", kPerson, R"({"name": "Ann")"},
       {"inside a declared key", kPerson, R"({"name": "Ann", ")"},
@@ -573,7 +574,7 @@ TEST(TokenConstraint, MaskTimeOnQwen3) {
     }
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() / kRuns;
     allowed = static_cast<size_t>(std::count_if(logits.begin(), logits.end(), [](float x) { return x != kNegInf; }));
-    std::printf("[ timing   ] mask %-28s %7.3f ms/token (%zu tokens allowed)\n", c.what, ms, allowed);
+    std::printf("[ timing   ] mask %-32s %7.3f ms/token (%zu tokens allowed)\n", c.what, ms, allowed);
   }
   // Along whole documents: the walks' masks, mean and worst.
   std::mt19937 rng(7);

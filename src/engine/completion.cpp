@@ -101,6 +101,7 @@ CompletionResult complete(Generator& generator, const tokenizer::Tokenizer& toke
       request.prompt, sampler, budget, eos_tokens,
       [&](int32_t token) {
         ++result.completion_tokens;
+        if (request.on_token) request.on_token(token);
         if (request.top_logprobs >= 0)
           logprobs.push_back(logprobs_of(generator.last_logits(), token, request.top_logprobs, tokenizer, scratch, order));
         pending += detok.push(token);

@@ -24,6 +24,7 @@ struct CompletionRequest {
   std::vector<std::string> stop;     // stop strings
   int top_logprobs = -1;             // -1: no logprobs; else the chosen token's and this many alternatives
   Generator::LogitsMask mask;        // e.g. a JSON grammar; empty: none
+  std::function<void(int32_t)> on_token;  // each token drawn (a grammar advances its state)
   bool keep_special_tokens = false;  // tool-call and thinking markup can be special tokens
 };
 

@@ -31,6 +31,18 @@ const char* load_state_name(LoadState state) {
   return "none";
 }
 
+const TokenConstraint& LoadedModel::json_constraint() {
+  if (!json_constraint_) {
+    // Every ID the model can produce; special tokens (and padding rows past the tokenizer) never.
+    std::vector<std::string> bytes(size_t(model->vocab_size()));
+    const auto known = int32_t(std::min<size_t>(bytes.size(), tokenizer->vocab_size()));
+    for (int32_t id = 0; id < known; ++id)
+      if (!tokenizer->is_special(id)) bytes[size_t(id)] = tokenizer->token_bytes(id);
+    json_constraint_ = std::make_unique<TokenConstraint>(bytes, eos_tokens);
+  }
+  return *json_constraint_;
+}
+
 LoadedModel::~LoadedModel() {
   generator.reset();
   model.reset();

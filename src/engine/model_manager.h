@@ -27,6 +27,7 @@
 #include "core/error.h"
 #include "chat/chat_template.h"
 #include "engine/generator.h"
+#include "engine/json_constraint.h"
 #include "engine/sampler.h"
 #include "model/transformer.h"
 #include "store/downloader.h"
@@ -43,10 +44,13 @@ struct LoadedModel {
   std::unique_ptr<tokenizer::Tokenizer> tokenizer;
   std::unique_ptr<chat::ChatTemplate> chat_template;
   std::unique_ptr<Generator> generator;
+  std::unique_ptr<TokenConstraint> json_constraint_;
   SamplingParams defaults;           // from generation_config.json
   std::vector<int32_t> eos_tokens;
   int64_t context = 0;
   double load_seconds = 0;
+  // The vocabulary as a JSON-grammar mask, built on the first request that needs one.
+  const TokenConstraint& json_constraint();
   ~LoadedModel();  // the generator and model go before the backend that holds their memory
 };
 

@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/memory.h"
 #include "engine/completion.h"
+#include "engine/json_constraint.h"
 #include "salut/version.h"
 #include "server/dashboard.h"
 #include "server/metrics.h"
@@ -217,6 +218,8 @@ struct ApiServer::Impl {
     bool include_usage = false;
     std::shared_ptr<ChatShaper> shaper;  // chat: set by the prompt builder
     bool keep_special_tokens = false;
+    engine::Generator::LogitsMask mask;     // response_format's grammar
+    std::function<void(int32_t)> on_token;
   };
 
   json usage(const engine::CompletionResult& r) const {
@@ -260,6 +263,8 @@ struct ApiServer::Impl {
     request.stop = g.stop;
     request.top_logprobs = g.top_logprobs;
     request.keep_special_tokens = o.keep_special_tokens;
+    request.mask = o.mask;
+    request.on_token = o.on_token;
     try {
       request.sampling.validate(int64_t(model.model->vocab_size()));
     } catch (const Error& e) {
@@ -385,10 +390,13 @@ struct ApiServer::Impl {
 
   void chat_completions(const httplib::Request& req, httplib::Response& res) {
     const ChatRequest r = parse_chat_request(parse_body(req.body));
-    if (!r.response_format.is_null())
-      throw ApiError(400, "'response_format' json_object / json_schema is not supported yet", "response_format",
-                     "unsupported_parameter");
-    Output o{true, random_id("chatcmpl-"), r.model, 0, r.include_usage, nullptr, false};
+    std::optional<engine::JsonSchema> schema;
+    try {
+      schema = engine::JsonSchema::from_response_format(r.response_format);
+    } catch (const Error& e) {
+      throw ApiError(400, e.what(), "response_format", "unsupported_schema");
+    }
+    Output o{true, random_id("chatcmpl-"), r.model, 0, r.include_usage, nullptr, false, {}, {}};
     generate(req, res, r, o,
              [&](engine::LoadedModel& model) {
                std::string text;
@@ -405,6 +413,14 @@ struct ApiServer::Impl {
                if (thinks || format != chat::ToolCallFormat::none)
                  o.shaper = std::make_shared<ChatShaper>(thinks, thinks && chat::prompt_opens_think(text), format);
                o.keep_special_tokens = format != chat::ToolCallFormat::none;
+               if (schema) {
+                 // The answer must be a document of the schema: tokens that cannot continue one
+                 // are masked, and the end comes only once it is complete.
+                 const engine::TokenConstraint& constraint = model.json_constraint();
+                 auto state = std::make_shared<engine::TokenConstraint::State>(schema->start());
+                 o.mask = [&constraint, state](std::span<float> logits) { constraint.mask(*state, logits); };
+                 o.on_token = [&constraint, state](int32_t token) { *state = constraint.accept(*state, token); };
+               }
                // The template writes BOS and the other special tokens itself.
                return model.tokenizer->encode(text, /*add_special_tokens=*/false);
              },
@@ -413,7 +429,7 @@ struct ApiServer::Impl {
 
   void completions(const httplib::Request& req, httplib::Response& res) {
     const TextCompletionRequest r = parse_completion_request(parse_body(req.body));
-    Output o{false, random_id("cmpl-"), r.model, 0, r.include_usage, nullptr, false};
+    Output o{false, random_id("cmpl-"), r.model, 0, r.include_usage, nullptr, false, {}, {}};
     std::string echo;
     generate(req, res, r, o,
              [&](engine::LoadedModel& model) {

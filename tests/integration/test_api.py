@@ -422,3 +422,43 @@ def test_long_prefill_sends_keep_alive_comments(shared):
     events = [e for e in conn.getresponse().read().decode().split("\n\n") if e]
     assert ": prefill" in events and events[-1] == "data: [DONE]"
     assert any(e.startswith("data: {") for e in events)
+
+
+PERSON = {"type": "object",
+          "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 30},
+                         "age": {"type": "integer"},
+                         "email": {"type": ["string", "null"]},
+                         "role": {"enum": ["admin", "user", "guest"]},
+                         "tags": {"type": "array", "items": {"type": "string", "maxLength": 12}, "maxItems": 4}},
+          "required": ["name", "age", "role", "tags"], "additionalProperties": False}
+
+
+def test_json_schema_output_always_validates(shared):
+    import jsonschema
+    fmt = {"type": "json_schema", "json_schema": {"name": "person", "schema": PERSON, "strict": True}}
+    for seed in range(6):
+        r = shared.client.chat.completions.create(model=MODEL, temperature=1.0, seed=seed, max_tokens=300,
+                                                  messages=[{"role": "user", "content": "Describe a person."}],
+                                                  response_format=fmt)
+        assert r.choices[0].finish_reason == "stop", r
+        jsonschema.validate(json.loads(r.choices[0].message.content), PERSON)
+    # streamed too
+    text = "".join(c.choices[0].delta.content or "" for c in shared.client.chat.completions.create(
+        model=MODEL, temperature=0.7, seed=1, max_tokens=300, stream=True, response_format=fmt,
+        messages=[{"role": "user", "content": "Describe a person."}]))
+    jsonschema.validate(json.loads(text), PERSON)
+    r = shared.client.chat.completions.create(model=MODEL, temperature=0, max_tokens=300,
+                                              messages=[{"role": "user", "content": "Give me JSON about Paris."}],
+                                              response_format={"type": "json_object"})
+    assert isinstance(json.loads(r.choices[0].message.content), dict) or r.choices[0].finish_reason == "length"
+
+
+def test_unsupported_schema_features_are_refused_by_name(shared):
+    for schema, word in (({"type": "string", "pattern": "^a+$"}, "pattern"),
+                         ({"type": "integer", "minimum": 3}, "minimum"),
+                         ({"not": {"type": "string"}}, "not")):
+        body = expect_error(lambda: shared.client.chat.completions.create(
+            model=MODEL, messages=PARIS,
+            response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}), 400,
+            "response_format")
+        assert word in body["message"], body

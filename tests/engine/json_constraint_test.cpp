@@ -331,11 +331,21 @@ TEST(JsonMatcher, EnumConstAnyOfRef) {
   EXPECT_FALSE(continues(tree, R"({"value": 1, "children": [{"children": []}])"));
   EXPECT_FALSE(continues(tree, R"({"value": 1, "children": [{"value": 1}, {"value": 2}, )"));
 
+  const JsonSchema chain = JsonSchema::compile(json::parse(R"({"type": "object", "properties": {"next": {"$ref": "#"}}})"));
+  EXPECT_TRUE(accepts(chain, R"({"next": {"next": {}}})"));
+  EXPECT_FALSE(continues(chain, R"({"next": {"prev")"));
+
   const JsonSchema nullable = JsonSchema::compile(json::parse(R"({"type": ["string", "null"], "maxLength": 2})"));
   EXPECT_TRUE(accepts(nullable, "null"));
   EXPECT_TRUE(accepts(nullable, R"("ab")"));
   EXPECT_FALSE(accepts(nullable, R"("abc")"));
   EXPECT_FALSE(accepts(nullable, "1"));
+}
+
+TEST(JsonMatcher, NestingIsBounded) {
+  const JsonSchema any = JsonSchema::any_object();
+  EXPECT_TRUE(continues(any, "{\"a\": " + std::string(50, '[')));
+  EXPECT_FALSE(continues(any, "{\"a\": " + std::string(100, '[')));
 }
 
 TEST(JsonMatcher, WhitespaceIsBounded) {

@@ -97,14 +97,23 @@ json completion_logprobs(std::span<const engine::TokenLogprob> tokens, size_t te
 // reasoning_content, the model family's tool-call syntax into tool_calls, the rest content.
 class ChatShaper {
  public:
-  ChatShaper(bool reasoning, bool starts_in_think, chat::ToolCallFormat tools)
-      : reasoning_on_(reasoning), reasoning_(starts_in_think), tools_(tools) {}
+  // `prefix` and `suffix` frame the generated text as the parser sees it (a forced tool call
+  // whose opening markup is in the prompt).
+  ChatShaper(bool reasoning, bool starts_in_think, chat::ToolCallFormat tools, std::string prefix = "",
+             std::string suffix = "")
+      : reasoning_on_(reasoning), reasoning_(starts_in_think), tools_(tools), suffix_(std::move(suffix)) {
+    if (!prefix.empty()) tools_.push(prefix);
+  }
 
   // The delta fields for `text` (empty object: nothing to send yet).
   json push(std::string_view text) {
     return fields(reasoning_on_ ? reasoning_.push(text) : chat::ReasoningDelta{"", std::string(text)}, false);
   }
-  json finish() { return fields(reasoning_on_ ? reasoning_.finish() : chat::ReasoningDelta{}, true); }
+  json finish() {
+    chat::ReasoningDelta rest = reasoning_on_ ? reasoning_.finish() : chat::ReasoningDelta{};
+    rest.content += suffix_;
+    return fields(rest, true);
+  }
   bool called_tools() const { return tools_.tool_call_count() > 0; }
 
  private:
@@ -130,7 +139,35 @@ class ChatShaper {
   bool reasoning_on_;
   chat::ReasoningParser reasoning_;
   chat::ToolCallParser tools_;
+  std::string suffix_;
 };
+
+// tool_choice "required" or a function's name: the answer is forced to be one call, as the JSON
+// the model's syntax wraps ({"name", "arguments"} for Hermes/Qwen, {"name", "parameters"} for
+// Llama 3), with the name one of the allowed tools and the arguments their parameters' schema
+// (any object when that schema uses what the grammar does not support).
+json forced_call_schema(const nlohmann::ordered_json& tools, const std::string& choice, chat::ToolCallFormat format) {
+  const char* args_key = format == chat::ToolCallFormat::llama3 ? "parameters" : "arguments";
+  json options = json::array();
+  for (const auto& tool : tools) {
+    const std::string name = tool["function"]["name"].get<std::string>();
+    if (choice != "required" && name != choice) continue;
+    json parameters = json::parse(tool["function"].value("parameters", nlohmann::ordered_json::object()).dump());
+    try {
+      engine::JsonSchema::compile(parameters);
+    } catch (const Error&) {
+      parameters = {{"type", "object"}};
+    }
+    if (parameters.empty()) parameters = {{"type", "object"}};
+    options.push_back({{"type", "object"},
+                       {"properties", {{"name", {{"const", name}}}, {args_key, parameters}}},
+                       {"required", {"name", args_key}}});
+  }
+  if (options.empty())
+    throw ApiError(400, fmt::format("'tool_choice' names '{}', which is not one of 'tools'", choice), "tool_choice",
+                   "invalid_value");
+  return options.size() == 1 ? options[0] : json{{"anyOf", options}};
+}
 
 std::string sse(const json& event) {
   return "data: " + event.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
@@ -410,9 +447,24 @@ struct ApiServer::Impl {
                const std::string_view source = model.chat_template->source(r.has_tools);
                const bool thinks = source.find("<think>") != std::string_view::npos;
                const auto format = r.has_tools ? chat::detect_tool_call_format(source) : chat::ToolCallFormat::none;
-               if (thinks || format != chat::ToolCallFormat::none)
-                 o.shaper = std::make_shared<ChatShaper>(thinks, thinks && chat::prompt_opens_think(text), format);
                o.keep_special_tokens = format != chat::ToolCallFormat::none;
+               if (r.has_tools && r.tool_choice != "auto") {
+                 if (schema)
+                   throw ApiError(400, "'response_format' cannot be combined with a required tool call", "tool_choice");
+                 if (format != chat::ToolCallFormat::hermes && format != chat::ToolCallFormat::llama3)
+                   throw ApiError(400,
+                                  fmt::format("'tool_choice' '{}' needs a model whose tool-call syntax salut can "
+                                              "enforce (Hermes/Qwen or Llama 3); this model's is '{}'",
+                                              r.tool_choice, chat::to_string(format)),
+                                  "tool_choice", "unsupported_value");
+                 schema = engine::JsonSchema::compile(forced_call_schema(r.template_input["tools"], r.tool_choice, format));
+                 const std::string opening = format == chat::ToolCallFormat::hermes ? "<tool_call>\n" : "";
+                 text += opening;  // the call starts at once, its markup already written
+                 o.shaper = std::make_shared<ChatShaper>(false, false, format, opening,
+                                                         opening.empty() ? "" : "\n</tool_call>");
+               } else if (thinks || format != chat::ToolCallFormat::none) {
+                 o.shaper = std::make_shared<ChatShaper>(thinks, thinks && chat::prompt_opens_think(text), format);
+               }
                if (schema) {
                  // The answer must be a document of the schema: tokens that cannot continue one
                  // are masked, and the end comes only once it is complete.

@@ -462,3 +462,60 @@ def test_unsupported_schema_features_are_refused_by_name(shared):
             response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}), 400,
             "response_format")
         assert word in body["message"], body
+
+
+def hermes_model(tmp_path):
+    """The demo weights and tokenizer (ChatML, as Qwen's) with Qwen 3's real chat template."""
+    import gzip
+    folder = tmp_path / "smollm-qwen3-template"
+    folder.mkdir()
+    for f in SMOLLM.iterdir():
+        if f.name != "tokenizer_config.json":
+            os.symlink(f, folder / f.name)
+    config = json.loads((SMOLLM / "tokenizer_config.json").read_text())
+    qwen3 = json.loads(gzip.open(REPO_ROOT / "tests/data/tokenizers/qwen3/tokenizer_config.json.gz").read())
+    config["chat_template"] = qwen3["chat_template"]
+    (folder / "tokenizer_config.json").write_text(json.dumps(config))
+    return str(folder)
+
+
+WEATHER = [{"type": "function", "function": {
+    "name": "get_weather", "description": "Current weather in a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string", "maxLength": 40},
+                                                    "unit": {"enum": ["celsius", "fahrenheit"]}},
+                   "required": ["city", "unit"]}}},
+           {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object", "properties": {}}}}]
+
+
+def test_tool_calls_forced_by_tool_choice(serve, tmp_path):
+    model = hermes_model(tmp_path)
+    server = serve("--model", model)
+    ask = [{"role": "user", "content": "What is the weather in Paris?"}]
+    r = server.client.chat.completions.create(model=model, messages=ask, tools=WEATHER, temperature=0,
+                                              tool_choice={"type": "function", "function": {"name": "get_weather"}})
+    choice = r.choices[0]
+    assert choice.finish_reason == "tool_calls", choice
+    call = choice.message.tool_calls[0]
+    assert call.type == "function" and call.id.startswith("call_") and call.function.name == "get_weather"
+    args = json.loads(call.function.arguments)
+    assert set(args) == {"city", "unit"} and args["unit"] in ("celsius", "fahrenheit")
+    # required: one of the tools; streamed as tool-call deltas
+    chunks = list(server.client.chat.completions.create(model=model, messages=ask, tools=WEATHER, temperature=0.7,
+                                                        seed=3, tool_choice="required", stream=True))
+    calls = [tc for c in chunks if c.choices for tc in (c.choices[0].delta.tool_calls or [])]
+    assert calls and calls[0].function.name in ("get_weather", "get_time") and calls[0].id.startswith("call_")
+    json.loads("".join(tc.function.arguments or "" for tc in calls))
+    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["tool_calls"]
+    # the call and its result go back in the conversation and render
+    follow = ask + [{"role": "assistant", "content": None, "tool_calls": [
+                        {"id": call.id, "type": "function",
+                         "function": {"name": call.function.name, "arguments": call.function.arguments}}]},
+                    {"role": "tool", "tool_call_id": call.id, "content": "{\"temperature\": 21}"}]
+    r = server.client.chat.completions.create(model=model, messages=follow, tools=WEATHER, max_tokens=16)
+    assert r.choices[0].finish_reason in ("stop", "length", "tool_calls")
+    expect_error(lambda: server.client.chat.completions.create(
+        model=model, messages=ask, tools=WEATHER, tool_choice={"type": "function", "function": {"name": "nope"}}),
+        400, "tool_choice")
+    # a template without a tool-call syntax salut can enforce: refused, not ignored
+    expect_error(lambda: server.client.chat.completions.create(model=MODEL, messages=ask, tools=WEATHER,
+                                                               tool_choice="required"), 400, "tool_choice")

@@ -519,3 +519,66 @@ def test_tool_calls_forced_by_tool_choice(serve, tmp_path):
     # a template without a tool-call syntax salut can enforce: refused, not ignored
     expect_error(lambda: server.client.chat.completions.create(model=MODEL, messages=ask, tools=WEATHER,
                                                                tool_choice="required"), 400, "tool_choice")
+
+
+def test_memory_check_refuses_with_the_numbers(serve):
+    # the demo model's KV cache for 100M tokens is terabytes: refused before loading, with the figures
+    server = serve("--context", "100000000")
+    body = expect_error(lambda: server.client.chat.completions.create(model=MODEL, messages=PARIS), 503)
+    assert "KV cache" in body["message"] and "available" in body["message"] and body["code"] == "insufficient_memory"
+    assert server.health()["model"]["state"] == "failed"
+    assert request(server.url + "/health")[0] == 200
+
+
+def test_preload_downloads_with_progress(tmp_path):
+    # the demo model served by the stand-in Hub, slowly enough to watch the progress
+    with FakeHub() as hub:
+        hub.add_repo("org/SmolLM2-demo", {f.name: f for f in SMOLLM.iterdir()})
+        hub.throttle(40_000_000)
+        server = Server(tmp_path, "--model", "org/SmolLM2-demo", env=clean_env(tmp_path, HF_ENDPOINT=hub.url))
+        try:
+            seen = []
+
+            def ready():
+                m = server.health()["model"]
+                if m["state"] == "downloading":
+                    seen.append(m["download"]["done_bytes"] / max(1, m["download"]["total_bytes"]))
+                return m["state"] == "ready"
+
+            wait_for(ready, timeout=60, interval=0.05, what="download and load")
+            assert seen and seen == sorted(seen) and seen[-1] <= 1.0, seen
+            r = server.client.chat.completions.create(model="org/SmolLM2-demo", messages=PARIS, temperature=0)
+            assert "Paris" in r.choices[0].message.content
+            assert any(m.id == "org/SmolLM2-demo" and m.loaded for m in server.client.models.list().data)
+        finally:
+            server.stop()
+
+
+def test_queued_requests_for_the_loaded_model_go_before_a_switch(serve, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    for f in SMOLLM.iterdir():
+        os.symlink(f, other / f.name)
+    server = serve("--model", MODEL)
+    wait_for(lambda: server.health()["model"]["state"] == "ready", timeout=60, what="ready")
+    done = []
+
+    eos = json.loads((SMOLLM / "generation_config.json").read_text())["eos_token_id"]
+    never_end = {str(t): -100 for t in (eos if isinstance(eos, list) else [eos])}
+
+    def ask(model, tokens, tag):  # exactly `tokens` tokens: the end-of-sequence token is banned
+        server.client.chat.completions.create(model=model, messages=PARIS, temperature=0, max_tokens=tokens,
+                                              logit_bias=never_end)
+        done.append(tag)
+
+    threads = [threading.Thread(target=ask, args=(MODEL, 400, "A-long"))]
+    threads[0].start()
+    wait_for(lambda: server.health()["model"]["busy"], timeout=30, what="A in flight")
+    for i, (model, tag) in enumerate([(str(other), "B"), (MODEL, "A1"), (MODEL, "A2")]):
+        threads.append(threading.Thread(target=ask, args=(model, 8, tag)))
+        threads[-1].start()
+        wait_for(lambda: server.health()["model"]["queued"] == i + 1, timeout=30, what=f"{tag} queued")
+    for t in threads:
+        t.join()
+    # B asked first, but the loaded model's requests were served before switching (no ping-pong)
+    assert done == ["A-long", "A1", "A2", "B"], done

@@ -350,8 +350,10 @@ def test_client_disconnect_stops_generation(serve):
     server = serve("--model", MODEL)
     wait_for(lambda: server.health()["model"]["state"] == "ready", timeout=60, what="ready")
     sock = socket.create_connection(("127.0.0.1", server.port))
+    eos = json.loads((SMOLLM / "generation_config.json").read_text())["eos_token_id"]
     body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "Write a very long story."}],
-                       "max_tokens": 5000, "stream": True, "temperature": 1.0}).encode()
+                       "max_tokens": 5000, "stream": True, "temperature": 1.0,
+                       "logit_bias": {str(eos): -100}}).encode()  # it cannot end on its own
     sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                  + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
     received = b""

@@ -10,6 +10,7 @@ cmake --build build -j "${SALUT_JOBS:-2}" || exit 1
 status=0
 .venv/bin/python tools/make_demo_model.py || exit 1
 .venv/bin/python tools/make_fixtures.py || exit 1
+.venv/bin/python tools/make_chat_fixture.py || exit 1
 ctest --test-dir build --output-on-failure -j 2 || status=1
 .venv/bin/python -m pytest tests/integration -q -p no:cacheprovider || status=1
 exit $status

@@ -429,7 +429,7 @@ def test_long_prefill_sends_keep_alive_comments(shared):
 PERSON = {"type": "object",
           "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 30},
                          "age": {"type": "integer"},
-                         "email": {"type": ["string", "null"]},
+                         "email": {"type": ["string", "null"], "maxLength": 40},
                          "role": {"enum": ["admin", "user", "guest"]},
                          "tags": {"type": "array", "items": {"type": "string", "maxLength": 12}, "maxItems": 4}},
           "required": ["name", "age", "role", "tags"], "additionalProperties": False}
@@ -486,7 +486,8 @@ WEATHER = [{"type": "function", "function": {
     "parameters": {"type": "object", "properties": {"city": {"type": "string", "maxLength": 40},
                                                     "unit": {"enum": ["celsius", "fahrenheit"]}},
                    "required": ["city", "unit"]}}},
-           {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object", "properties": {}}}}]
+           {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object", "properties": {},
+                                                                                "additionalProperties": False}}}]
 
 
 def test_tool_calls_forced_by_tool_choice(serve, tmp_path):
@@ -505,7 +506,7 @@ def test_tool_calls_forced_by_tool_choice(serve, tmp_path):
     chunks = list(server.client.chat.completions.create(model=model, messages=ask, tools=WEATHER, temperature=0.7,
                                                         seed=3, tool_choice="required", stream=True))
     calls = [tc for c in chunks if c.choices for tc in (c.choices[0].delta.tool_calls or [])]
-    assert calls and calls[0].function.name in ("get_weather", "get_time") and calls[0].id.startswith("call_")
+    assert calls and calls[0].function.name in ("get_weather", "get_time"), chunks and calls[0].id.startswith("call_")
     json.loads("".join(tc.function.arguments or "" for tc in calls))
     assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["tool_calls"]
     # the call and its result go back in the conversation and render
@@ -584,3 +585,34 @@ def test_queued_requests_for_the_loaded_model_go_before_a_switch(serve, tmp_path
         t.join()
     # B asked first, but the loaded model's requests were served before switching (no ping-pong)
     assert done == ["A-long", "A1", "A2", "B"], done
+
+
+QWEN3 = REPO_ROOT / "models" / "fixtures-chat" / "qwen3-tiny-4bit"
+
+
+@pytest.mark.skipif(not (QWEN3 / "config.json").exists(), reason="no chat fixture (tools/make_chat_fixture.py)")
+def test_qwen3_fixture_emits_tool_calls_and_json(serve):
+    import jsonschema
+    model = str(QWEN3)
+    server = serve("--model", model)
+    ask = [{"role": "user", "content": "What is the weather in Paris?"}]
+    parameters = WEATHER[0]["function"]["parameters"]
+    for seed in range(3):
+        r = server.client.chat.completions.create(model=model, messages=ask, tools=WEATHER, temperature=1.0, seed=seed,
+                                                  tool_choice={"type": "function", "function": {"name": "get_weather"}},
+                                                  max_tokens=200)
+        assert r.choices[0].finish_reason == "tool_calls", r
+        call = r.choices[0].message.tool_calls[0]
+        assert call.function.name == "get_weather" and call.id.startswith("call_")
+        jsonschema.validate(json.loads(call.function.arguments), parameters)
+    chunks = list(server.client.chat.completions.create(model=model, messages=ask, tools=WEATHER, stream=True,
+                                                        tool_choice="required", max_tokens=200, seed=9))
+    calls = [tc for c in chunks if c.choices for tc in (c.choices[0].delta.tool_calls or [])]
+    assert calls and calls[0].function.name in ("get_weather", "get_time"), chunks
+    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["tool_calls"]
+    # structured output on a 151k-token vocabulary
+    fmt = {"type": "json_schema", "json_schema": {"name": "person", "schema": PERSON}}
+    r = server.client.chat.completions.create(model=model, messages=ask, response_format=fmt, max_tokens=300,
+                                              seed=4, extra_body={"chat_template_kwargs": {"enable_thinking": False}})
+    assert r.choices[0].finish_reason == "stop", r
+    jsonschema.validate(json.loads(r.choices[0].message.content), PERSON)

@@ -106,6 +106,20 @@ def shared(tmp_path_factory):
 MODEL = str(SMOLLM)
 
 
+def second_model(tmp_path, name="other-model"):
+    """The demo model's files under another folder: another model as far as switching goes."""
+    folder = tmp_path / name
+    folder.mkdir()
+    for f in SMOLLM.iterdir():
+        os.symlink(f, folder / f.name)
+    return folder
+
+
+def ready(server):
+    wait_for(lambda: server.health()["model"]["state"] == "ready", timeout=60, what="the model loaded")
+    return server
+
+
 # ------------------------------------------------------------------ chat completions
 
 
@@ -292,10 +306,7 @@ def test_preload_shows_loading_then_ready(serve):
 
 
 def test_switching_models_and_failed_loads(serve, tmp_path):
-    other = tmp_path / "other-model"
-    other.mkdir()
-    for f in SMOLLM.iterdir():
-        os.symlink(f, other / f.name)
+    other = second_model(tmp_path)
     broken = tmp_path / "broken-model"
     broken.mkdir()
     shutil.copy(SMOLLM / "config.json", broken / "config.json")
@@ -321,8 +332,7 @@ def test_switching_models_and_failed_loads(serve, tmp_path):
 
 
 def test_concurrent_requests_are_queued_and_a_full_queue_is_429(serve):
-    server = serve("--model", MODEL, "--max-queue", "2")
-    wait_for(lambda: server.health()["model"]["state"] == "ready", timeout=60, what="ready")
+    server = ready(serve("--model", MODEL, "--max-queue", "2"))
     results, errors = [], []
 
     def one():
@@ -347,8 +357,7 @@ def test_concurrent_requests_are_queued_and_a_full_queue_is_429(serve):
 
 
 def test_client_disconnect_stops_generation(serve):
-    server = serve("--model", MODEL)
-    wait_for(lambda: server.health()["model"]["state"] == "ready", timeout=60, what="ready")
+    server = ready(serve("--model", MODEL))
     sock = socket.create_connection(("127.0.0.1", server.port))
     eos = json.loads((SMOLLM / "generation_config.json").read_text())["eos_token_id"]
     body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "Write a very long story."}],
@@ -390,12 +399,8 @@ def test_dashboard_and_load_button(serve):
 
 
 def test_switch_waits_for_the_generation_in_flight(serve, tmp_path):
-    other = tmp_path / "other"
-    other.mkdir()
-    for f in SMOLLM.iterdir():
-        os.symlink(f, other / f.name)
-    server = serve("--model", MODEL)
-    wait_for(lambda: server.health()["model"]["state"] == "ready", timeout=60, what="ready")
+    other = second_model(tmp_path)
+    server = ready(serve("--model", MODEL))
     events = []
 
     def long_stream():
@@ -558,12 +563,8 @@ def test_preload_downloads_with_progress(tmp_path):
 
 
 def test_queued_requests_for_the_loaded_model_go_before_a_switch(serve, tmp_path):
-    other = tmp_path / "other"
-    other.mkdir()
-    for f in SMOLLM.iterdir():
-        os.symlink(f, other / f.name)
-    server = serve("--model", MODEL)
-    wait_for(lambda: server.health()["model"]["state"] == "ready", timeout=60, what="ready")
+    other = second_model(tmp_path)
+    server = ready(serve("--model", MODEL))
     done = []
 
     eos = json.loads((SMOLLM / "generation_config.json").read_text())["eos_token_id"]

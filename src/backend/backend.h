@@ -78,6 +78,9 @@ class Backend {
   virtual void read_rows(const Tensor& src, int64_t first_row, int64_t rows, float* host) = 0;
   virtual void copy_rows(const Tensor& src, int64_t src_row, Tensor& dst, int64_t dst_row, int64_t rows) = 0;
   virtual void synchronize() = 0;
+  // Frees the scratch memory the calling thread holds for this kind of backend (call it on the
+  // thread that ran the ops, when unloading).
+  virtual void release_thread_scratch() {}
 
   // Weights, handed over once at load. The views point into the mapped safetensors files,
   // which outlive the backend's use of them.

@@ -81,11 +81,47 @@ class ModelManager::Progress final : public store::PullObserver {
 };
 
 ModelManager::ModelManager(ManagerOptions options, Locator locate)
-    : options_(options), locate_(std::move(locate)) {}
+    : options_(options), locate_(std::move(locate)), engine_([this] { engine_loop(); }) {}
 
 ModelManager::~ModelManager() {
   if (preloader_.joinable()) preloader_.join();
   current_.reset();
+  {
+    std::lock_guard lock(engine_mutex_);
+    engine_stop_ = true;
+  }
+  engine_wake_.notify_all();
+  engine_.join();
+}
+
+void ModelManager::engine_loop() {
+  std::unique_lock lock(engine_mutex_);
+  while (true) {
+    engine_wake_.wait(lock, [&] { return engine_stop_ || engine_job_ != nullptr; });
+    if (engine_job_ == nullptr) return;  // stopping
+    const std::function<void()>* job = std::exchange(engine_job_, nullptr);
+    lock.unlock();
+    std::exception_ptr error;
+    try {
+      (*job)();
+    } catch (...) {
+      error = std::current_exception();
+    }
+    lock.lock();
+    engine_error_ = error;
+    engine_busy_ = false;
+    engine_done_.notify_all();
+  }
+}
+
+void ModelManager::run_on_engine(const std::function<void()>& fn) {
+  std::unique_lock lock(engine_mutex_);
+  engine_done_.wait(lock, [&] { return !engine_busy_; });
+  engine_busy_ = true;
+  engine_job_ = &fn;
+  engine_wake_.notify_all();
+  engine_done_.wait(lock, [&] { return !engine_busy_ && engine_job_ == nullptr; });
+  if (std::exception_ptr error = std::exchange(engine_error_, nullptr)) std::rethrow_exception(error);
 }
 
 void ModelManager::preload(const std::string& ref) {
@@ -173,6 +209,8 @@ void ModelManager::load(const std::string& ref) {
   if (current_) {
     const int64_t before = resident_bytes();
     const std::string old = current_->ref;
+    backend::Backend& backend = *current_->backend;
+    run_on_engine([&] { backend.release_thread_scratch(); });
     current_.reset();
     malloc_trim(0);  // give freed heap (KV cache, workspaces) back to the system now
     spdlog::info("unloaded {}: resident memory {} -> {}", old, human_bytes(uint64_t(before)),

@@ -19,6 +19,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <exception>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -114,6 +115,10 @@ class ModelManager {
   void with_model(const std::string& ref, const std::function<void(LoadedModel&)>& fn,
                   const std::function<bool()>& gone = {});
 
+  // Runs fn on the engine's own thread and waits (rethrowing what it throws). Generation runs
+  // there, not on the HTTP threads, so per-thread scratch exists once and is freed on unload.
+  void run_on_engine(const std::function<void()>& fn);
+
   ManagerStatus status() const;
   // The model loaded now, if any (for listings; not for generating).
   std::optional<std::string> loaded_model() const;
@@ -136,6 +141,15 @@ class ModelManager {
   std::unique_ptr<LoadedModel> current_;
   ManagerStatus status_;
   std::thread preloader_;
+
+  // The engine thread: one job at a time (the holder of a lease submits it).
+  void engine_loop();
+  std::mutex engine_mutex_;
+  std::condition_variable engine_wake_, engine_done_;
+  const std::function<void()>* engine_job_ = nullptr;
+  std::exception_ptr engine_error_;
+  bool engine_busy_ = false, engine_stop_ = false;
+  std::thread engine_;
 };
 
 }  // namespace salut::engine

@@ -312,13 +312,16 @@ struct ApiServer::Impl {
     if (!g.stream) {
       std::vector<engine::TokenLogprob> logprobs;
       double first = -1;
-      const auto result = engine::complete(*model.generator, *model.tokenizer, model.eos_tokens, request,
-                                           [&](std::string_view text, std::span<const engine::TokenLogprob> lp) {
-                                             if (text.empty() && lp.empty()) return true;  // prefill heartbeat
-                                             if (first < 0) first = std::chrono::duration<double>(Clock::now() - start).count();
-                                             logprobs.insert(logprobs.end(), lp.begin(), lp.end());
-                                             return true;
-                                           });
+      engine::CompletionResult result;
+      manager.run_on_engine([&] {
+        result = engine::complete(*model.generator, *model.tokenizer, model.eos_tokens, request,
+                                  [&](std::string_view text, std::span<const engine::TokenLogprob> lp) {
+                                    if (text.empty() && lp.empty()) return true;  // prefill heartbeat
+                                    if (first < 0) first = std::chrono::duration<double>(Clock::now() - start).count();
+                                    logprobs.insert(logprobs.end(), lp.begin(), lp.end());
+                                    return true;
+                                  });
+      });
       record(result, start, first);
       json choice = {{"index", 0}, {"finish_reason", engine::finish_reason_name(result.finish)}};
       if (o.chat) {
@@ -370,7 +373,8 @@ struct ApiServer::Impl {
           engine::CompletionResult result;
           if (alive) {
             try {
-              result = engine::complete(
+              // on the engine's thread; its writes go to this connection, whose thread waits here
+              manager.run_on_engine([&] { result = engine::complete(
                   *model.generator, *model.tokenizer, model.eos_tokens, request,
                   [&](std::string_view text, std::span<const engine::TokenLogprob> lp) {
                     // a long prefill: an SSE comment keeps proxies and clients from timing out
@@ -387,7 +391,7 @@ struct ApiServer::Impl {
                     }
                     offset += text.size();
                     return write(sse(chunk(o, choice)));  // false: the client is gone, stop now
-                  });
+                  }); });
             } catch (const std::exception& e) {
               spdlog::error("generation failed: {}", e.what());
               write(sse(error_body(e.what(), "server_error", "internal_error")));

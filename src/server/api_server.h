@@ -16,7 +16,7 @@ struct ServerOptions {
   int port = 7258;
   std::optional<std::string> api_key;  // when set, every route but /health needs it
   size_t max_body_bytes = 8 << 20;     // larger bodies get 413
-  int http_threads = 256;              // open connections served at once (see api_server.cpp)
+  int http_threads = 512;              // open connections served at once (see api_server.cpp)
 };
 
 class ApiServer {

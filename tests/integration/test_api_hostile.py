@@ -171,3 +171,20 @@ def test_garbage_bytes_and_wrong_protocol(server):
             pass
         s.close()
         still_serves(server)
+
+
+def test_hundreds_of_open_connections(server):
+    # 300 clients connected at once, each with a request answered and the connection kept open
+    conns = []
+    for _ in range(300):
+        s = socket.create_connection(("127.0.0.1", server.port))
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        conns.append(s)
+    for s in conns:
+        s.settimeout(30)
+        assert s.recv(4096).startswith(b"HTTP/1.1 200"), "a connection was not served"
+    start = time.monotonic()
+    still_serves(server)  # with all of them still open
+    assert time.monotonic() - start < 30
+    for s in conns:
+        s.close()

@@ -61,6 +61,7 @@ class CpuBackend final : public Backend {
                 static_cast<size_t>(rows * src.cols) * sizeof(float));
   }
   void synchronize() override {}
+  void release_thread_scratch() override { cpu::release_thread_scratch(); }
 
   LinearWeights load_linear(const weights::LinearView& view) override {
     auto impl = std::make_shared<CpuLinear>(CpuLinear::from_view(view));

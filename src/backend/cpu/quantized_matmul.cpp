@@ -73,11 +73,11 @@ const Kernels& kernels_for(const Kernels& wanted, const PackedMatrix& w) {
   return blocks && w.cols <= kMaxSimdCols ? wanted : scalar_kernels();
 }
 
-// Grown once and kept: the hot path allocates nothing.
+// Grown once and kept: the hot path allocates nothing (release_thread_scratch gives it back).
+thread_local std::vector<float> scratch_buffers[2];
 std::vector<float>& scratch(int slot, size_t floats) {
-  thread_local std::vector<float> buffers[2];
-  if (buffers[slot].size() < floats) buffers[slot].resize(floats);
-  return buffers[slot];
+  if (scratch_buffers[slot].size() < floats) scratch_buffers[slot].resize(floats);
+  return scratch_buffers[slot];
 }
 
 // Decode of one or more layers of the same input rows: each layer's x prepared in its kernels'
@@ -150,6 +150,10 @@ void gemm_rows(const Kernels& k, ThreadPool& pool, const float* x, int64_t rows,
 }
 
 }  // namespace
+
+void release_thread_scratch() {
+  for (auto& buffer : scratch_buffers) std::vector<float>().swap(buffer);
+}
 
 CpuLinear CpuLinear::from_view(const weights::LinearView& view) {
   return CpuLinear{view, 0, view.out_features, pack(view, 0, view.out_features)};

@@ -34,6 +34,9 @@ struct CpuLinear {
 // out [rows, w.out_features] = x [rows, in] · Wᵀ with the given kernels on the pool's threads.
 void linear(const Kernels& kernels, ThreadPool& pool, const float* x, int64_t rows, const CpuLinear& w, float* out);
 
+// Frees the calling thread's scratch (a prefill's activations: up to chunk × widest layer floats).
+void release_thread_scratch();
+
 // Several layers of the same input: outs[i] [rows, layers[i]->out_features]. Decode runs every
 // layer's rows as one job of the pool (one wake-up and one wait instead of one per layer).
 void linear_many(const Kernels& kernels, ThreadPool& pool, const float* x, int64_t rows,

@@ -233,6 +233,8 @@ struct ApiServer::Impl {
       listed_current |= current;
       m["loaded"] = current && s.state == engine::LoadState::ready;
       if (current && s.state != engine::LoadState::ready) m["state"] = engine::load_state_name(s.state);
+      if (current && s.state == engine::LoadState::downloading)
+        m["download"] = {{"done_bytes", s.download_done}, {"total_bytes", s.download_total}};
       data.push_back(m);
     }
     // A model loaded from a folder (or still downloading) is not in the cache listing.
@@ -243,6 +245,8 @@ struct ApiServer::Impl {
                       {"owned_by", "local"},
                       {"loaded", s.state == engine::LoadState::ready},
                       {"state", engine::load_state_name(s.state)}});
+    if (!listed_current && s.state == engine::LoadState::downloading)
+      data.back()["download"] = {{"done_bytes", s.download_done}, {"total_bytes", s.download_total}};
     return {{"object", "list"}, {"data", data}};
   }
 

@@ -547,14 +547,20 @@ def test_preload_downloads_with_progress(tmp_path):
         try:
             seen = []
 
+            listed = []
+
             def ready():
                 m = server.health()["model"]
                 if m["state"] == "downloading":
                     seen.append(m["download"]["done_bytes"] / max(1, m["download"]["total_bytes"]))
+                    entry = [e for e in request(server.url + "/v1/models")[2]["data"] if e["id"] == "org/SmolLM2-demo"]
+                    if entry and entry[0].get("state") == "downloading":
+                        listed.append(entry[0]["download"]["total_bytes"])
                 return m["state"] == "ready"
 
             wait_for(ready, timeout=60, interval=0.05, what="download and load")
             assert seen and seen == sorted(seen) and seen[-1] <= 1.0, seen
+            assert listed and listed[0] > 0  # /v1/models shows the download too
             r = server.client.chat.completions.create(model="org/SmolLM2-demo", messages=PARIS, temperature=0)
             assert "Paris" in r.choices[0].message.content
             assert any(m.id == "org/SmolLM2-demo" and m.loaded for m in server.client.models.list().data)

@@ -184,8 +184,10 @@ inline __m256i block_dot_int16(const std::byte* p, const std::byte* x16) {
   }
 }
 
+// Each group's sum of q · x16 is in units of scale_g · x_scale_g.
 template <int Bits, int kBlocks>
-inline float row_dot_int16(const std::byte* p, const std::byte* x16, const float* scale, int64_t groups) {
+inline float row_dot_int16(const std::byte* p, const std::byte* x16, const float* scale, const float* x_scale,
+                           int64_t groups) {
   constexpr int kBlockBytes = 4 * Bits;
   F acc0 = Isa::zero(), acc1 = Isa::zero();
   auto group = [&]() {
@@ -199,10 +201,10 @@ inline float row_dot_int16(const std::byte* p, const std::byte* x16, const float
   };
   int64_t g = 0;
   for (; g + 2 <= groups; g += 2) {
-    acc0 = Isa::fma(group(), Isa::set1(scale[g]), acc0);
-    acc1 = Isa::fma(group(), Isa::set1(scale[g + 1]), acc1);
+    acc0 = Isa::fma(group(), Isa::set1(scale[g] * x_scale[g]), acc0);
+    acc1 = Isa::fma(group(), Isa::set1(scale[g + 1] * x_scale[g + 1]), acc1);
   }
-  if (g < groups) acc0 = Isa::fma(group(), Isa::set1(scale[g]), acc0);
+  if (g < groups) acc0 = Isa::fma(group(), Isa::set1(scale[g] * x_scale[g]), acc0);
   return Isa::hsum(Isa::add(acc0, acc1));
 }
 
@@ -212,35 +214,16 @@ void matvec_int16(const PackedMatrix& w, const float* prepared, int64_t first, i
   const float* sums = prepared + w.cols;
   const float* x_scale = sums + groups;
   const auto* x16 = reinterpret_cast<const std::byte*>(prepared);
-  alignas(64) float scale[kScaleBatch];
-  alignas(64) float bias[kScaleBatch];
-  const bool packed_rows = w.scale_stride == size_t(groups * scale_bytes(S));
-  const int64_t batch = packed_rows ? kScaleBatch / groups : 1;
-  for (int64_t r0 = first; r0 < last; r0 += batch) {
-    const int64_t rows = std::min(batch, last - r0);
-    convert_scales<S>(w.scale_row(r0), rows * groups, 1.0f, 1.0f, scale);
-    convert_scales<S>(w.bias_row(r0), rows * groups, 1.0f, 1.0f, bias);
-    for (int64_t i = 0; i < rows; ++i) {
-      float* row_scale = scale + i * groups;
-      const float* row_bias = bias + i * groups;
-      F b = Isa::zero();
-      int64_t g = 0;
-      for (; g + 8 <= groups; g += 8) {
-        b = Isa::fma(Isa::load(row_bias + g), Isa::load(sums + g), b);
-        Isa::store(row_scale + g, Isa::mul(Isa::load(row_scale + g), Isa::load(x_scale + g)));
-      }
-      float bias_total = Isa::hsum(b);
-      for (; g < groups; ++g) bias_total += row_bias[g] * sums[g], row_scale[g] *= x_scale[g];
-      const std::byte* p = w.weight_row(r0 + i);
-      float dot;
-      switch (w.group_size) {
-        case 32: dot = row_dot_int16<Bits, 1>(p, x16, row_scale, groups); break;
-        case 64: dot = row_dot_int16<Bits, 2>(p, x16, row_scale, groups); break;
-        default: dot = row_dot_int16<Bits, 4>(p, x16, row_scale, groups); break;  // 128
-      }
-      y[r0 + i - first] = dot + bias_total;
+  for_each_row_scaled<S, true>(w, sums, first, last, 1.0f, [&](int64_t r, const float* scale, float bias_total) {
+    const std::byte* p = w.weight_row(r);
+    float dot;
+    switch (w.group_size) {
+      case 32: dot = row_dot_int16<Bits, 1>(p, x16, scale, x_scale, groups); break;
+      case 64: dot = row_dot_int16<Bits, 2>(p, x16, scale, x_scale, groups); break;
+      default: dot = row_dot_int16<Bits, 4>(p, x16, scale, x_scale, groups); break;  // 128
     }
-  }
+    y[r - first] = dot + bias_total;
+  });
 }
 
 template <int Bits>

@@ -262,10 +262,7 @@ static inline F group_dot(const std::byte*& p, const std::byte* end, const float
 
 // Decode streams each weight once and does enough work per byte that the hardware prefetcher
 // alone falls behind: ask for the lines kPrefetchBytes ahead of the ones being decoded.
-#ifndef SALUT_PREFETCH_BYTES
-#define SALUT_PREFETCH_BYTES 2048
-#endif
-static constexpr int kPrefetchBytes = SALUT_PREFETCH_BYTES;
+static constexpr int kPrefetchBytes = 2048;
 template <int kBytes>
 static inline void prefetch_ahead(const std::byte* p) {
   SALUT_UNROLL
@@ -309,24 +306,25 @@ static inline float row_dot_16(const std::byte* p, const std::byte* end, const f
 
 // Scales and biases are converted for a batch of rows in one pass (a row range's scales are
 // contiguous), so that a short row (576 inputs: 18 groups) pays no per-row conversion tail.
+// Calls row(r, scale, bias_total) for each row r in [first, last): `scale` its group scales times
+// `value_scale`, bias_total Σ bias · Σx over its groups (0 without biases).
 static constexpr int64_t kScaleBatch = kMaxGroups;  // floats of converted scales (and of biases) at a time
 
-template <class Decoder, ScaleFormat S>
-static void matvec_quantized(const PackedMatrix& w, const float* prepared, int64_t first, int64_t last, float* y) {
+template <ScaleFormat S, bool kBias, class RowFn>
+static inline void for_each_row_scaled(const PackedMatrix& w, const float* sums, int64_t first, int64_t last,
+                                       float value_scale, RowFn&& row) {
   const int64_t groups = w.groups();
-  const float* sums = prepared + w.cols;
   alignas(64) float scale[kScaleBatch];
   alignas(64) float bias[kScaleBatch];
   const bool packed_rows = w.scale_stride == size_t(groups * scale_bytes(S));  // true of every MLX tensor
   const int64_t batch = packed_rows ? kScaleBatch / groups : 1;
   for (int64_t r0 = first; r0 < last; r0 += batch) {
     const int64_t rows = std::min(batch, last - r0);
-    convert_scales<S>(w.scale_row(r0), rows * groups, Decoder::kValueScale, w.global_scale, scale);
-    if constexpr (Decoder::kBias) convert_scales<S>(w.bias_row(r0), rows * groups, 1.0f, 1.0f, bias);
+    convert_scales<S>(w.scale_row(r0), rows * groups, value_scale, w.global_scale, scale);
+    if constexpr (kBias) convert_scales<S>(w.bias_row(r0), rows * groups, 1.0f, 1.0f, bias);
     for (int64_t i = 0; i < rows; ++i) {
-      const float* row_scale = scale + i * groups;
       float bias_total = 0;
-      if constexpr (Decoder::kBias) {  // Σ bias · Σx over the groups
+      if constexpr (kBias) {
         const float* row_bias = bias + i * groups;
         F b = Isa::zero();
         int64_t g = 0;
@@ -334,17 +332,26 @@ static void matvec_quantized(const PackedMatrix& w, const float* prepared, int64
         bias_total = Isa::hsum(b);
         for (; g < groups; ++g) bias_total += row_bias[g] * sums[g];
       }
-      const std::byte* p = w.weight_row(r0 + i);
-      float dot;
-      switch (w.group_size) {  // the block count a compile-time constant: the group's loop unrolls
-        case 16: dot = row_dot_16<Decoder>(p, w.weight_end, prepared, row_scale, groups); break;
-        case 32: dot = row_dot<Decoder, 1>(p, w.weight_end, prepared, row_scale, groups); break;
-        case 64: dot = row_dot<Decoder, 2>(p, w.weight_end, prepared, row_scale, groups); break;
-        default: dot = row_dot<Decoder, 4>(p, w.weight_end, prepared, row_scale, groups); break;  // 128: all quant_spec allows
-      }
-      y[r0 + i - first] = dot + bias_total;
+      row(r0 + i, scale + i * groups, bias_total);
     }
   }
+}
+
+template <class Decoder, ScaleFormat S>
+static void matvec_quantized(const PackedMatrix& w, const float* prepared, int64_t first, int64_t last, float* y) {
+  const int64_t groups = w.groups();
+  for_each_row_scaled<S, Decoder::kBias>(
+      w, prepared + w.cols, first, last, Decoder::kValueScale, [&](int64_t r, const float* scale, float bias_total) {
+        const std::byte* p = w.weight_row(r);
+        float dot;
+        switch (w.group_size) {  // the block count a compile-time constant: the group's loop unrolls
+          case 16: dot = row_dot_16<Decoder>(p, w.weight_end, prepared, scale, groups); break;
+          case 32: dot = row_dot<Decoder, 1>(p, w.weight_end, prepared, scale, groups); break;
+          case 64: dot = row_dot<Decoder, 2>(p, w.weight_end, prepared, scale, groups); break;
+          default: dot = row_dot<Decoder, 4>(p, w.weight_end, prepared, scale, groups); break;  // 128: all quant_spec allows
+        }
+        y[r - first] = dot + bias_total;
+      });
 }
 
 // ---- Decode: dense matrix-vector ----

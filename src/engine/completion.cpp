@@ -88,7 +88,7 @@ CompletionResult complete(Generator& generator, const tokenizer::Tokenizer& toke
     }
     const size_t hold = final ? 0 : partial_stop_length(pending, request.stop);
     const size_t n = pending.size() - hold;
-    if (n == 0 && !(final && !logprobs.empty() && request.top_logprobs >= 0)) return true;
+    if (n == 0 && !(final && !logprobs.empty())) return true;  // nothing new (held logprobs wait for their text)
     const std::string_view out(pending.data(), n);
     result.text.append(out);
     const bool ok = sink(out, logprobs);

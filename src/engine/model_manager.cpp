@@ -51,7 +51,6 @@ LoadedModel::~LoadedModel() {
 
 struct ModelManager::Waiter {
   std::string ref;
-  bool granted = false;
   std::optional<Error> failed;  // the load this waiter wanted failed while it waited
 };
 
@@ -157,31 +156,27 @@ ModelManager::Lease::~Lease() {
   if (!manager_) return;
   std::lock_guard lock(manager_->mutex_);
   manager_->busy_ = false;
-  manager_->status_.busy = false;
   manager_->turn_.notify_all();
 }
 
 ModelManager::Lease ModelManager::acquire(const std::string& ref, const std::function<bool()>& gone) {
-  Waiter me{ref, false, std::nullopt};
+  Waiter me{ref, std::nullopt};
   {
     std::unique_lock lock(mutex_);
     if (queue_.size() >= options_.max_queue)
       throw Error(Errc::busy, fmt::format("{} requests are already waiting; try again shortly", queue_.size()));
     queue_.push_back(&me);
-    status_.queued = queue_.size();
     while (true) {
       if (me.failed) break;
       if (!busy_ && next_to_serve() == &me) break;
       if (gone && gone()) {
         queue_.erase(std::find(queue_.begin(), queue_.end(), &me));
-        status_.queued = queue_.size();
         turn_.notify_all();
         throw Error(Errc::cancelled, "the client went away while waiting");
       }
       turn_.wait_for(lock, std::chrono::milliseconds(100));
     }
     queue_.erase(std::find(queue_.begin(), queue_.end(), &me));
-    status_.queued = queue_.size();
     if (me.failed) {
       turn_.notify_all();
       throw *me.failed;
@@ -190,7 +185,6 @@ ModelManager::Lease ModelManager::acquire(const std::string& ref, const std::fun
     const bool overtook = !queue_.empty() && queue_.front()->ref != ref && current_ && current_->ref == ref;
     served_in_a_row_ = overtook ? served_in_a_row_ + 1 : 0;
     busy_ = true;
-    status_.busy = true;
   }
   Lease lease(this);  // from here on, leaving (normally or by a throw) frees the engine
   if (!current_ || current_->ref != ref) load(ref);
@@ -218,7 +212,9 @@ void ModelManager::load(const std::string& ref) {
   }
   {
     std::lock_guard lock(mutex_);
-    status_ = ManagerStatus{LoadState::loading, ref, "", 0, 0, 0, 0, queue_.size(), true, 0};
+    status_ = ManagerStatus{};
+    status_.state = LoadState::loading;
+    status_.model = ref;
   }
   try {
     auto loaded = std::make_unique<LoadedModel>();
@@ -290,7 +286,10 @@ void ModelManager::fail_waiters(const std::string& ref, const Error& error) {
 
 ManagerStatus ModelManager::status() const {
   std::lock_guard lock(mutex_);
-  return status_;
+  ManagerStatus s = status_;
+  s.queued = queue_.size();
+  s.busy = busy_;
+  return s;
 }
 
 std::optional<std::string> ModelManager::loaded_model() const {

@@ -139,7 +139,7 @@ class ModelManager {
   bool busy_ = false;
   int served_in_a_row_ = 0;  // same-model grants while another model waited
   std::unique_ptr<LoadedModel> current_;
-  ManagerStatus status_;
+  ManagerStatus status_;  // of the load; status() adds the queue and busy_
   std::thread preloader_;
 
   // The engine thread: one job at a time (the holder of a lease submits it).

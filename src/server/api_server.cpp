@@ -278,7 +278,7 @@ struct ApiServer::Impl {
             {"choices", json::array({std::move(choice)})}};
   }
 
-  void record(const engine::CompletionResult& r, Clock::time_point start, double first_token_at) {
+  void record(const engine::CompletionResult& r, double first_token_at) {
     metrics.tokens(r.prompt_tokens, r.completion_tokens);
     if (first_token_at >= 0) metrics.time_to_first_token(first_token_at);
     if (r.completion_tokens > 1) metrics.token_latency(r.decode_seconds / double(r.completion_tokens - 1));
@@ -286,7 +286,7 @@ struct ApiServer::Impl {
 
   // Holds the engine, renders the prompt with `build`, checks it against the context, then runs
   // the completion as one response or as a stream of server-sent events.
-  void generate(const httplib::Request&, httplib::Response& res, const GenerationRequest& g, Output& o,
+  void generate(httplib::Response& res, const GenerationRequest& g, Output& o,
                 const std::function<std::vector<int32_t>(engine::LoadedModel&)>& build, const std::string& echo) {
     const auto start = Clock::now();
     auto lease = std::make_shared<engine::ModelManager::Lease>(manager.acquire(g.model));
@@ -326,7 +326,7 @@ struct ApiServer::Impl {
                                     return true;
                                   });
       });
-      record(result, start, first);
+      record(result, first);
       json choice = {{"index", 0}, {"finish_reason", engine::finish_reason_name(result.finish)}};
       if (o.chat) {
         json message = {{"role", "assistant"}, {"content", result.text}};
@@ -403,7 +403,7 @@ struct ApiServer::Impl {
               sink.done();
               return true;
             }
-            record(result, start, first);
+            record(result, first);
           }
           if (result.finish == engine::FinishReason::cancelled || !alive) {
             spdlog::info("client disconnected: generation stopped after {} tokens", result.completion_tokens);
@@ -442,7 +442,7 @@ struct ApiServer::Impl {
       throw ApiError(400, e.what(), "response_format", "unsupported_schema");
     }
     Output o{true, random_id("chatcmpl-"), r.model, 0, r.include_usage, nullptr, false, {}, {}};
-    generate(req, res, r, o,
+    generate(res, r, o,
              [&](engine::LoadedModel& model) {
                std::string text;
                try {
@@ -491,7 +491,7 @@ struct ApiServer::Impl {
     const TextCompletionRequest r = parse_completion_request(parse_body(req.body));
     Output o{false, random_id("cmpl-"), r.model, 0, r.include_usage, nullptr, false, {}, {}};
     std::string echo;
-    generate(req, res, r, o,
+    generate(res, r, o,
              [&](engine::LoadedModel& model) {
                if (r.prompt_ids) {
                  for (int32_t id : *r.prompt_ids)

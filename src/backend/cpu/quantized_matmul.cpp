@@ -101,13 +101,9 @@ void matvec_rows(const Kernels& wanted, ThreadPool& pool, const float* x, int64_
   auto same_preparation = [](const PackedMatrix& a, const PackedMatrix& b) {
     return a.format == b.format && a.bits == b.bits && a.group_size == b.group_size && a.cols == b.cols;
   };
-  thread_local std::vector<char> prepare_list;
-  std::vector<char>& prepare = prepare_list;  // whether layer i prepares its own x
-  prepare.clear();
   for (size_t i = 0; i < layers.size(); ++i) {
     const PackedMatrix& w = *layers[i];
     const bool shared = i > 0 && same_preparation(w, *layers[i - 1]);
-    prepare.push_back(!shared);
     prepared_at.push_back(shared ? prepared_at.back() : prepared_floats);
     if (!shared) prepared_floats += size_t(prepared_size(w));
     const int64_t grain = std::max<int64_t>(1, int64_t(kMinChunkBytes / std::max<size_t>(w.weight_stride, 1)));
@@ -118,7 +114,7 @@ void matvec_rows(const Kernels& wanted, ThreadPool& pool, const float* x, int64_
   float* prepared = scratch(0, prepared_floats).data();
   for (int64_t r = 0; r < rows; ++r) {
     for (size_t i = 0; i < layers.size(); ++i)
-      if (prepare[i])
+      if (i == 0 || prepared_at[i] != prepared_at[i - 1])  // not sharing the previous layer's
         kernels_for(wanted, *layers[i]).prepare_matvec(*layers[i], x + r * layers[i]->cols, prepared + prepared_at[i]);
     pool.run(int64_t(chunks.size()), [&](int64_t c) {
       const Chunk& chunk = chunks[size_t(c)];

@@ -110,6 +110,13 @@ struct NameArgs {
 };
 
 // {"name": "f", "arguments"|"parameters": {...}} (other keys, such as "type" or "id", are ignored).
+// The JSON value a scanner finished reading from `from` (nothing when it did not, or it does not parse).
+std::optional<json> scanned_value(std::string_view text, size_t from, const JsonScanner& scanner,
+                                  JsonScanner::Result r) {
+  if (r != JsonScanner::Result::done) return std::nullopt;
+  return parse_json(text.substr(from, scanner.end() - from));
+}
+
 std::optional<NameArgs> call_from_json(const json& call) {
   if (!call.is_object()) return std::nullopt;
   auto name = call.find("name");
@@ -389,11 +396,8 @@ void ToolCallParser::step(bool final, Delta& out) {
         // argument does not cut it short.
         JsonScanner::Result r = scan_json('{');
         if (r == JsonScanner::Result::more && !final) return;
-        std::optional<NameArgs> call;
-        if (r == JsonScanner::Result::done) {
-          std::optional<json> value = parse_json(buf.substr(pos_, scanner_.end() - pos_));
-          if (value) call = call_from_json(*value);
-        }
+        const std::optional<json> value = scanned_value(buf, pos_, scanner_, r);
+        std::optional<NameArgs> call = value ? call_from_json(*value) : std::nullopt;
         if (!call) {
           fail_call(out);
           break;
@@ -457,8 +461,7 @@ void ToolCallParser::step(bool final, Delta& out) {
       case State::mistral_array: {
         JsonScanner::Result r = scan_json('[');
         if (r == JsonScanner::Result::more && !final) return;
-        std::optional<json> value;
-        if (r == JsonScanner::Result::done) value = parse_json(buf.substr(pos_, scanner_.end() - pos_));
+        const std::optional<json> value = scanned_value(buf, pos_, scanner_, r);
         std::vector<NameArgs> calls;
         bool ok = value && value->is_array() && !value->empty();
         for (size_t i = 0; ok && i < value->size(); ++i) {
@@ -527,8 +530,7 @@ void ToolCallParser::step(bool final, Delta& out) {
       case State::mistral_args: {
         JsonScanner::Result r = scan_json('{');
         if (r == JsonScanner::Result::more && !final) return;
-        std::optional<json> value;
-        if (r == JsonScanner::Result::done) value = parse_json(buf.substr(pos_, scanner_.end() - pos_));
+        const std::optional<json> value = scanned_value(buf, pos_, scanner_, r);
         std::optional<std::string> args;
         if (value && value->is_object()) args = dump(*value);
         if (!args) {
@@ -544,11 +546,8 @@ void ToolCallParser::step(bool final, Delta& out) {
       case State::llama_json: {
         JsonScanner::Result r = scan_json('{');
         if (r == JsonScanner::Result::more && !final) return;
-        std::optional<NameArgs> call;
-        if (r == JsonScanner::Result::done) {
-          std::optional<json> value = parse_json(buf.substr(pos_, scanner_.end() - pos_));
-          if (value) call = call_from_json(*value);
-        }
+        const std::optional<json> value = scanned_value(buf, pos_, scanner_, r);
+        std::optional<NameArgs> call = value ? call_from_json(*value) : std::nullopt;
         if (!call) {
           fail_call(out);
           break;

@@ -16,6 +16,7 @@ import struct
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -184,3 +185,34 @@ def hf_calls(env: dict[str, str], *calls: dict, cwd: Path | None = None) -> list
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+class ServeProcess:
+    """`salut serve` on a free port of 127.0.0.1 with `env`, its output in log_dir/serve-<port>.log;
+    returns once /health answers."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path, *args: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = Path(log_dir) / f"serve-{self.port}.log"
+        self.proc = subprocess.Popen([str(SALUT_BIN), "serve", "--host", "127.0.0.1", "--port", str(self.port), *args],
+                                     env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT, cwd=REPO_ROOT)
+
+        def up():
+            assert self.proc.poll() is None, self.log.read_text()
+            try:
+                with urllib.request.urlopen(self.url + "/health", timeout=1) as resp:
+                    return resp.status == 200
+            except OSError:
+                return False
+
+        wait_for(up, timeout=15, interval=0.05, what="salut serve")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()

@@ -22,7 +22,7 @@ import openai
 import pytest
 
 from fake_hub import FakeHub
-from salut_util import REPO_ROOT, SALUT_BIN, clean_env, free_port, wait_for
+from salut_util import REPO_ROOT, SALUT_BIN, ServeProcess, clean_env, wait_for
 
 SMOLLM = REPO_ROOT / "models" / "SmolLM2-135M-Instruct-4bit"
 PARIS = [{"role": "user", "content": "What is the capital of France?"}]
@@ -47,36 +47,15 @@ def request(url, body=None, method=None, headers=None, timeout=60, raw=None):
         return status, hdrs, text
 
 
-class Server:
+class Server(ServeProcess):
+    """salut serve with the openai client pointed at it."""
+
     def __init__(self, tmp_path, *args, env=None):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tmp_path / f"serve-{self.port}.log"
-        self.proc = subprocess.Popen([str(SALUT_BIN), "serve", "--port", str(self.port), *args],
-                                     env=env or clean_env(tmp_path), stdout=self.log.open("w"),
-                                     stderr=subprocess.STDOUT, cwd=REPO_ROOT)
-
-        def up():
-            assert self.proc.poll() is None, self.log.read_text()
-            try:
-                return request(self.url + "/health", timeout=1)[0] == 200
-            except OSError:
-                return False
-
-        wait_for(up, timeout=15, interval=0.05, what="salut serve")
+        super().__init__(env or clean_env(tmp_path), tmp_path, *args)
         self.client = openai.OpenAI(base_url=self.url + "/v1", api_key="unused", max_retries=0, timeout=120)
 
     def health(self):
         return request(self.url + "/health")[2]
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 @pytest.fixture

@@ -121,6 +121,16 @@ def server(tmp_path_factory):
     s.stop()
 
 
+def connect(server, first_bytes, count=1):
+    """`count` connections to the server, each having sent `first_bytes`."""
+    conns = []
+    for _ in range(count):
+        s = socket.create_connection(("127.0.0.1", server.port))
+        s.sendall(first_bytes)
+        conns.append(s)
+    return conns
+
+
 def still_serves(server):
     status, _, body = request(server.url + "/v1/chat/completions", body=OK)
     assert status == 200 and body["choices"][0]["message"]["content"], body
@@ -141,18 +151,12 @@ def test_hostile_request(server, name, path, raw, expected):
 
 def test_slow_loris_does_not_block_others(server):
     # 40 connections that send a few header bytes and then nothing
-    slow = []
-    for _ in range(40):
-        s = socket.create_connection(("127.0.0.1", server.port))
-        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n")
-        slow.append(s)
+    slow = connect(server, b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n", 40)
     start = time.monotonic()
     still_serves(server)
     assert time.monotonic() - start < 30
     # a body that never arrives in full: the others are still served
-    s = socket.create_connection(("127.0.0.1", server.port))
-    s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"model\"")
-    slow.append(s)
+    slow += connect(server, b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"model\"")
     still_serves(server)
     for s in slow:
         s.close()
@@ -162,8 +166,7 @@ def test_slow_loris_does_not_block_others(server):
 def test_garbage_bytes_and_wrong_protocol(server):
     for junk in (b"\x00\x01\x02\x03" * 64, b"GET / HTTP/9.9\r\n\r\n", b"BREW /coffee HTCPCP/1.0\r\n\r\n",
                  b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"):
-        s = socket.create_connection(("127.0.0.1", server.port))
-        s.sendall(junk)
+        [s] = connect(server, junk)
         s.settimeout(10)
         try:
             s.recv(4096)
@@ -175,11 +178,7 @@ def test_garbage_bytes_and_wrong_protocol(server):
 
 def test_hundreds_of_open_connections(server):
     # 300 clients connected at once, each with a request answered and the connection kept open
-    conns = []
-    for _ in range(300):
-        s = socket.create_connection(("127.0.0.1", server.port))
-        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
-        conns.append(s)
+    conns = connect(server, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 300)
     for s in conns:
         s.settimeout(30)
         assert s.recv(4096).startswith(b"HTTP/1.1 200"), "a connection was not served"

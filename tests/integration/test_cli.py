@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from salut_util import (SALUT_BIN, clean_env, error_line, free_port, mlx_model, repo_dir, run_salut, safetensors,
-                        wait_for)
+from salut_util import SALUT_BIN, ServeProcess, clean_env, error_line, mlx_model, repo_dir, run_salut, safetensors
 
 # ------------------------------------------------------------------ model IDs
 
@@ -344,28 +343,6 @@ def http(url, headers=None, timeout=5):
         return e.code, json.loads(e.read())
 
 
-class Server:
-    def __init__(self, env, *args):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen([str(SALUT_BIN), "serve", "--host", "127.0.0.1", "--port", str(self.port), *args],
-                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-        def up():
-            assert self.proc.poll() is None, self.proc.communicate()
-            try:
-                return http(self.url + "/health", timeout=1)[0] == 200
-            except OSError:
-                return False
-
-        wait_for(up, timeout=15, interval=0.05, what="salut serve")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.communicate()
-
-
 @pytest.fixture
 def served(fake_hub, env):
     fake_hub.add_repo("org/Qwen3-8B-MLX-4bit", mlx_model(1000))
@@ -374,7 +351,7 @@ def served(fake_hub, env):
     servers = []
 
     def start(*args):
-        servers.append(Server(env, *args))
+        servers.append(ServeProcess(env, Path(env["HOME"]).parent, *args))
         return servers[-1]
 
     yield start

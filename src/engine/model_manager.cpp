@@ -83,7 +83,10 @@ ModelManager::ModelManager(ManagerOptions options, Locator locate)
     : options_(options), locate_(std::move(locate)), engine_([this] { engine_loop(); }) {}
 
 ModelManager::~ModelManager() {
-  if (preloader_.joinable()) preloader_.join();
+  {
+    std::lock_guard lock(preload_mutex_);
+    if (preloader_.joinable()) preloader_.join();
+  }
   current_.reset();
   {
     std::lock_guard lock(engine_mutex_);
@@ -124,6 +127,7 @@ void ModelManager::run_on_engine(const std::function<void()>& fn) {
 }
 
 void ModelManager::preload(const std::string& ref) {
+  std::lock_guard one_at_a_time(preload_mutex_);  // callers are HTTP threads (POST /api/load)
   if (preloader_.joinable()) preloader_.join();
   {
     std::lock_guard lock(mutex_);

@@ -140,6 +140,7 @@ class ModelManager {
   int served_in_a_row_ = 0;  // same-model grants while another model waited
   std::unique_ptr<LoadedModel> current_;
   ManagerStatus status_;  // of the load; status() adds the queue and busy_
+  std::mutex preload_mutex_;  // guards preloader_
   std::thread preloader_;
 
   // The engine thread: one job at a time (the holder of a lease submits it).

@@ -269,6 +269,10 @@ static inline void prefetch_ahead(const std::byte* p) {
   for (int b = 0; b < kBytes; b += 64) _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetchBytes + b, _MM_HINT_T0);
 }
 
+static inline void prefetch_range(const std::byte* p, int64_t bytes) {
+  for (int64_t b = 0; b < bytes; b += 64) _mm_prefetch(reinterpret_cast<const char*>(p) + b, _MM_HINT_T0);
+}
+
 // One row's Σ_groups scale · group_dot, groups of kBlocks blocks (two chains: even and odd groups).
 template <class Decoder, int kBlocks>
 static inline float row_dot(const std::byte* p, const std::byte* end, const float* x, const float* scale,
@@ -320,6 +324,12 @@ static inline void for_each_row_scaled(const PackedMatrix& w, const float* sums,
   const int64_t batch = packed_rows ? kScaleBatch / groups : 1;
   for (int64_t r0 = first; r0 < last; r0 += batch) {
     const int64_t rows = std::min(batch, last - r0);
+    // The scale streams are short and read in bursts: fetch the next batch's while this one runs.
+    if (packed_rows && r0 + batch < last) {
+      const int64_t next_rows = std::min(batch, last - r0 - batch);
+      prefetch_range(w.scale_row(r0 + batch), next_rows * groups * scale_bytes(S));
+      if constexpr (kBias) prefetch_range(w.bias_row(r0 + batch), next_rows * groups * scale_bytes(S));
+    }
     convert_scales<S>(w.scale_row(r0), rows * groups, value_scale, w.global_scale, scale);
     if constexpr (kBias) convert_scales<S>(w.bias_row(r0), rows * groups, 1.0f, 1.0f, bias);
     for (int64_t i = 0; i < rows; ++i) {

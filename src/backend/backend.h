@@ -60,7 +60,8 @@ struct AttentionParams {
   float scale = 0;  // usually head_dim^-0.5
 };
 
-// Keys and values of one layer for one sequence: [capacity, kv_heads * head_dim] each.
+// Keys and values of one layer for one sequence: [capacity, kv_heads * head_dim] each, in the
+// backend's own element type (f32 on the CPU, f16 on CUDA): only the backend reads them.
 struct KvLayer {
   Tensor keys;
   Tensor values;
@@ -81,6 +82,20 @@ class Backend {
   // Frees the scratch memory the calling thread holds for this kind of backend (call it on the
   // thread that ran the ops, when unloading).
   virtual void release_thread_scratch() {}
+
+  // The KV cache. A backend that does not grow it (fixed device addresses: CUDA graphs) gets the
+  // whole context at once.
+  virtual KvLayer alloc_kv(int64_t capacity, int64_t width) { return {alloc(capacity, width), alloc(capacity, width)}; }
+  virtual void free_kv(KvLayer& layer) {
+    free(layer.keys);
+    free(layer.values);
+  }
+  virtual void copy_kv(const KvLayer& src, KvLayer& dst, int64_t rows) {
+    copy_rows(src.keys, 0, dst.keys, 0, rows);
+    copy_rows(src.values, 0, dst.values, 0, rows);
+  }
+  virtual int kv_value_bytes() const { return 4; }
+  virtual bool grows_kv() const { return true; }
 
   // Weights, handed over once at load. The views point into the mapped safetensors files,
   // which outlive the backend's use of them.
@@ -115,5 +130,9 @@ class Backend {
 
 // The CPU backend (always available).
 std::unique_ptr<Backend> make_cpu_backend(int threads = 0);
+
+// The CUDA backend on GPU `device`; throws salut::Error (unavailable) when this build has no CUDA
+// or the machine no such GPU.
+std::unique_ptr<Backend> make_cuda_backend(int device = 0);
 
 }  // namespace salut::backend

@@ -2,6 +2,7 @@
 // What GPUs this node has. Built without CUDA (or on a machine without a driver) the list is
 // simply empty: the CPU backend is always there.
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -17,5 +18,9 @@ struct GpuInfo {
 
 bool built_with_cuda();
 std::vector<GpuInfo> list_gpus();
+
+// GPU `device`'s memory bandwidth in GB/s, bytes read plus bytes written, from the best of a few
+// device-to-device copies of `bytes`; 0 without CUDA.
+double measure_gpu_copy_bandwidth(int device, size_t bytes);
 
 }  // namespace salut::backend

@@ -14,7 +14,9 @@
 
 #include "backend/backend.h"
 #include "backend/cpu/bandwidth.h"
+#include "backend/gpu_info.h"
 #include "cli/commands.h"
+#include "engine/model_loading.h"
 #include "cli/text_io.h"
 #include "core/error.h"
 #include "engine/generator.h"
@@ -48,6 +50,7 @@ void add_bench_command(CLI::App& app) {
     int repeat = 1;
     double buffer_gb = 1.0;
     bool json = false;
+    std::string device;
   };
   auto args = std::make_shared<Args>();
   cmd->add_option("model", args->model, "Model ID (owner/name) or path to a model folder")->required();
@@ -59,12 +62,16 @@ void add_bench_command(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--bandwidth-buffer-gb", args->buffer_gb, "Size of each buffer of the bandwidth test")
       ->check(CLI::Range(0.01, 64.0));
+  cmd->add_option("--device", args->device, "Where the model runs: cpu, cuda, cuda:N or auto (default: the first GPU, if any)")
+      ->envname("SALUT_DEVICE");
   cmd->add_flag("--json", args->json, "Print one JSON object instead of a table");
   cmd->callback([args] {
     const auto folder = model_folder(args->model);
 
-    auto backend = backend::make_cpu_backend(args->threads);
-    model::Transformer model(folder, *backend);
+    auto on_device = engine::load_on_device(folder, backend::parse_device(args->device), args->threads,
+                                            args->prompt + args->tokens + 1);
+    backend::Backend* backend = on_device.backend.get();
+    model::Transformer& model = *on_device.model;
     // Decode reads every weight once per token, except an untied embedding table (one row).
     uint64_t bytes_per_token = model.weight_bytes();
     if (!model.config().tie_word_embeddings)
@@ -96,12 +103,21 @@ void add_bench_command(CLI::App& app) {
       return v[v.size() / 2];
     };
     const double prefill = median(&Result::prefill_tps), decode = median(&Result::decode_tps);
-    backend::cpu::ThreadPool pool(args->threads);
-    const auto bw = backend::cpu::measure_memory_bandwidth(pool, size_t(args->buffer_gb * 1e9), 5);
-    // Each decode step also reads the KV cache up to its position (f32 keys and values): on
-    // average prompt + tokens / 2 positions.
+    // The reference: this machine's memory, or the GPU's (a device-to-device copy), now.
+    backend::cpu::MemoryBandwidth bw;
+    const bool on_gpu = on_device.placement.cuda;
+    if (on_gpu) {
+      bw.copy_gb_s = bw.read_gb_s = backend::measure_gpu_copy_bandwidth(on_device.placement.index, size_t(args->buffer_gb * 1e9));
+      bw.threads = 0;
+    } else {
+      backend::cpu::ThreadPool pool(args->threads);
+      bw = backend::cpu::measure_memory_bandwidth(pool, size_t(args->buffer_gb * 1e9), 5);
+    }
+    // Each decode step also reads the KV cache up to its position (keys and values in the
+    // backend's element type): on average prompt + tokens / 2 positions.
     const auto& c = model.config();
-    const uint64_t kv_bytes_per_position = uint64_t(c.num_hidden_layers * c.num_key_value_heads * c.head_dim) * 2 * 4;
+    const uint64_t kv_bytes_per_position =
+        uint64_t(c.num_hidden_layers * c.num_key_value_heads * c.head_dim) * 2 * uint64_t(backend->kv_value_bytes());
     const uint64_t kv_bytes_per_token = kv_bytes_per_position * uint64_t(args->prompt + args->tokens / 2);
     const double achieved = double(bytes_per_token + kv_bytes_per_token) * decode / 1e9;
 
@@ -110,6 +126,7 @@ void add_bench_command(CLI::App& app) {
         {"backend", backend->name()},
         {"threads", bw.threads},
         {"cpu", cpu_model()},
+        {"device", on_device.placement.name},
         {"prompt_tokens", args->prompt},
         {"decode_tokens", args->tokens},
         {"repeat", args->repeat},
@@ -128,16 +145,17 @@ void add_bench_command(CLI::App& app) {
       return;
     }
     fmt::print("model          {}\n", args->model);
-    fmt::print("backend        {} on {}\n", backend->name(), cpu_model());
+    if (on_gpu) fmt::print("backend        {}\n", backend->name());
+    else fmt::print("backend        {} on {}\n", backend->name(), cpu_model());
     fmt::print("prefill        {:8.1f} tok/s   ({} tokens)\n", prefill, args->prompt);
     fmt::print("decode         {:8.2f} tok/s   ({} tokens, batch 1)\n", decode, args->tokens);
     fmt::print("reads/token    {:8.1f} MB      (weights {:.1f} MB + KV cache {:.1f} MB on average)\n",
                double(bytes_per_token + kv_bytes_per_token) / 1e6, double(bytes_per_token) / 1e6,
                double(kv_bytes_per_token) / 1e6);
     fmt::print("decode reads   {:8.2f} GB/s\n", achieved);
-    fmt::print("memory copy    {:8.2f} GB/s   (read + write; decode reaches {:.0f}%)\n", bw.copy_gb_s,
-               100 * achieved / bw.copy_gb_s);
-    fmt::print("memory read    {:8.2f} GB/s   (decode reaches {:.0f}%)\n", bw.read_gb_s, 100 * achieved / bw.read_gb_s);
+    fmt::print("memory copy    {:8.2f} GB/s   (read + write{}; decode reaches {:.0f}%)\n", bw.copy_gb_s,
+               on_gpu ? ", device to device" : "", 100 * achieved / bw.copy_gb_s);
+    if (!on_gpu) fmt::print("memory read    {:8.2f} GB/s   (decode reaches {:.0f}%)\n", bw.read_gb_s, 100 * achieved / bw.read_gb_s);
   });
 }
 

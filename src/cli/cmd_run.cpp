@@ -4,6 +4,7 @@
 
 #include "backend/backend.h"
 #include "cli/commands.h"
+#include "engine/model_loading.h"
 #include "core/error.h"
 #include "engine/generator.h"
 #include "engine/sampling_defaults.h"
@@ -27,6 +28,7 @@ void add_run_command(CLI::App& app) {
     bool greedy = false;
     bool ids = false;
     int64_t context = 4096;
+    std::string device;
   };
   auto args = std::make_shared<Args>();
   cmd->add_option("model", args->model, "Model ID (owner/name) or path to a model folder")->required();
@@ -39,6 +41,8 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--max-tokens", args->max_tokens, "Most tokens to generate")->check(CLI::PositiveNumber);
   cmd->add_option("--seed", args->seed, "Random seed");
   cmd->add_option("--context", args->context, "Context length (prompt + answer)")->check(CLI::PositiveNumber);
+  cmd->add_option("--device", args->device, "Where the model runs: cpu, cuda, cuda:N or auto (default: the first GPU, if any)")
+      ->envname("SALUT_DEVICE");
   cmd->add_flag("--greedy", args->greedy, "Always take the most likely token");
   cmd->add_flag("--ids", args->ids, "Print the generated token IDs as a JSON array");
   cmd->callback([args] {
@@ -63,8 +67,9 @@ void add_run_command(CLI::App& app) {
     }
     if (prompt.empty()) throw Error(Errc::invalid_argument, "the prompt is empty");
 
-    auto backend = backend::make_cpu_backend();
-    model::Transformer model(folder, *backend);
+    auto on_device = engine::load_on_device(folder, backend::parse_device(args->device), 0, args->context);
+    backend::Backend* backend = on_device.backend.get();
+    model::Transformer& model = *on_device.model;
     engine::Generator generator(model, *backend, args->context);
     engine::SamplingParams sampling = engine::sampling_defaults(folder);
     if (args->temperature) sampling.temperature = *args->temperature;

@@ -4,6 +4,7 @@
 #include <csignal>
 #include <thread>
 
+#include "backend/device.h"
 #include "backend/gpu_info.h"
 #include "cli/commands.h"
 #include "core/env.h"
@@ -34,11 +35,15 @@ void add_serve_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--threads", manager_options->threads, "CPU threads (default: all cores)")
       ->check(CLI::NonNegativeNumber);
+  auto device = std::make_shared<std::string>();
+  cmd->add_option("--device", *device, "Where models run: cpu, cuda, cuda:N or auto (default: the first GPU, if any)")
+      ->envname("SALUT_DEVICE");
   cmd->add_option("--max-queue", manager_options->max_queue, "Requests that may wait for the engine (more get 429)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  cmd->callback([options, api_key, preload, manager_options] {
+  cmd->callback([options, api_key, preload, manager_options, device] {
     if (!api_key->empty()) options->api_key = *api_key;
+    manager_options->device = backend::parse_device(*device);
 
     // Signals are taken by one thread with sigwait, so shutdown runs as ordinary code.
     sigset_t signals;
@@ -50,6 +55,9 @@ void add_serve_command(CLI::App& app) {
     auto gpus = backend::list_gpus();
     if (gpus.empty()) spdlog::info("device: cpu{}", backend::built_with_cuda() ? " (no CUDA device found)" : "");
     for (const auto& gpu : gpus) spdlog::info("device: cuda:{} {}", gpu.index, gpu.name);
+    const auto placement = backend::place(manager_options->device);
+    spdlog::info("models will run on {}{}", placement.name,
+                 placement.why_not.empty() ? "" : fmt::format(" ({})", placement.why_not));
 
     store::Registry registry = open_registry();
     engine::ModelManager manager(*manager_options, [](const std::string& ref, store::PullObserver* observer) {

@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/format.h"
+#include "engine/model_loading.h"
 #include "core/memory.h"
 #include "engine/sampling_defaults.h"
 #include "model/kv_cache.h"
@@ -235,22 +236,26 @@ void ModelManager::load(const std::string& ref) {
       context = std::min(config.max_position_embeddings.value_or(ManagerOptions::kDefaultContextCap),
                          ManagerOptions::kDefaultContextCap);
 
-    // Memory check: the weights (mapped, paged in) plus the KV cache must fit in what is free.
-    uint64_t weight_bytes = 0;
-    for (const auto& entry : fs::directory_iterator(loaded->folder))
-      if (entry.path().extension() == ".safetensors") weight_bytes += fs::file_size(entry.path());
-    const int64_t kv_bytes = model::KvCache::bytes_for(int(config.num_hidden_layers),
-                                                       config.num_key_value_heads * config.head_dim, context);
-    const int64_t available = available_bytes();
-    if (int64_t(weight_bytes) + kv_bytes > available)
-      throw Error(Errc::insufficient_memory,
-                  fmt::format("{} needs {} of weights plus {} of KV cache for a {}-token context, but only {} "
-                              "of memory is available",
-                              ref, human_bytes(weight_bytes), human_bytes(uint64_t(kv_bytes)), context,
-                              human_bytes(uint64_t(available))));
+    // Memory check: on the CPU the weights (mapped, paged in) plus the KV cache must fit in what
+    // is free; a GPU is checked the same way against its own memory by load_on_device.
+    if (!backend::place(options_.device).cuda) {
+      uint64_t weight_bytes = 0;
+      for (const auto& entry : fs::directory_iterator(loaded->folder))
+        if (entry.path().extension() == ".safetensors") weight_bytes += fs::file_size(entry.path());
+      const int64_t kv_bytes = kv_cache_bytes(config, context, false);
+      const int64_t available = available_bytes();
+      if (int64_t(weight_bytes) + kv_bytes > available)
+        throw Error(Errc::insufficient_memory,
+                    fmt::format("{} needs {} of weights plus {} of KV cache for a {}-token context, but only {} "
+                                "of memory is available",
+                                ref, human_bytes(weight_bytes), human_bytes(uint64_t(kv_bytes)), context,
+                                human_bytes(uint64_t(available))));
+    }
 
-    loaded->backend = backend::make_cpu_backend(options_.threads);
-    loaded->model = std::make_unique<model::Transformer>(loaded->folder, *loaded->backend);
+    auto on_device = load_on_device(loaded->folder, options_.device, options_.threads, context);
+    loaded->backend = std::move(on_device.backend);
+    loaded->model = std::move(on_device.model);
+    loaded->device = on_device.placement.name;
     loaded->tokenizer = std::make_unique<tokenizer::Tokenizer>(tokenizer::Tokenizer::from_dir(loaded->folder));
     loaded->chat_template = std::make_unique<chat::ChatTemplate>(chat::ChatTemplate::load(loaded->folder));
     loaded->generator = std::make_unique<Generator>(*loaded->model, *loaded->backend, context);
@@ -258,7 +263,7 @@ void ModelManager::load(const std::string& ref) {
     for (int64_t id : loaded->model->config().eos_token_ids) loaded->eos_tokens.push_back(int32_t(id));
     loaded->context = context;
     loaded->load_seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    spdlog::info("loaded {} ({} of weights, context {}) in {:.1f} s; resident memory {}", ref,
+    spdlog::info("loaded {} on {} ({} of weights, context {}) in {:.1f} s; resident memory {}", ref, loaded->device,
                  human_bytes(loaded->model->weight_bytes()), context, loaded->load_seconds,
                  human_bytes(uint64_t(resident_bytes())));
     std::lock_guard lock(mutex_);
@@ -267,6 +272,7 @@ void ModelManager::load(const std::string& ref) {
     status_.load_seconds = current_->load_seconds;
     status_.context = context;
     status_.weight_bytes = current_->model->weight_bytes();
+    status_.device = current_->device;
   } catch (const Error& e) {
     fail_waiters(ref, e);
     throw;

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/device.h"
 #include "core/error.h"
 #include "chat/chat_template.h"
 #include "engine/generator.h"
@@ -50,6 +51,7 @@ struct LoadedModel {
   std::vector<int32_t> eos_tokens;
   int64_t context = 0;
   double load_seconds = 0;
+  std::string device;  // "cpu" or "cuda:0 (NVIDIA H100 80GB HBM3)"
   // The vocabulary as a JSON-grammar mask, built on the first request that needs one.
   const TokenConstraint& json_constraint();
   ~LoadedModel();  // the generator and model go before the backend that holds their memory
@@ -68,6 +70,7 @@ struct ManagerStatus {
   size_t queued = 0;   // requests waiting
   bool busy = false;   // a request or a load holds the engine
   uint64_t weight_bytes = 0;
+  std::string device;  // where the loaded model runs
 };
 
 struct ManagerOptions {
@@ -76,6 +79,7 @@ struct ManagerOptions {
   int burst = 8;              // same-model requests served in a row while another model waits
   bool allow_download = true;
   int threads = 0;            // CPU threads; 0: all cores
+  backend::DeviceChoice device;  // --device / SALUT_DEVICE
   static constexpr int64_t kDefaultContextCap = 8192;
 };
 

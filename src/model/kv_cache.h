@@ -25,7 +25,9 @@ class KvCache {
   int64_t capacity() const { return capacity_; }
   int64_t max_tokens() const { return max_tokens_; }
   // Bytes of keys and values for `tokens` positions: what a memory check must count.
-  static int64_t bytes_for(int layers, int64_t kv_dim, int64_t tokens) { return 2 * layers * kv_dim * tokens * 4; }
+  static int64_t bytes_for(int layers, int64_t kv_dim, int64_t tokens, int value_bytes = 4) {
+    return 2 * layers * kv_dim * tokens * value_bytes;
+  }
 
  private:
   backend::Backend& backend_;

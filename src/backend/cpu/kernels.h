@@ -10,36 +10,13 @@
 #include <cstdint>
 
 #include "backend/backend.h"
+#include "backend/packed_matrix.h"
 
 namespace salut::backend::cpu {
 
-enum class WeightFormat : uint8_t { f32, f16, bf16, affine, mxfp4, nvfp4, mxfp8 };
-enum class ScaleFormat : uint8_t { none, f32, f16, bf16, e8m0, e4m3 };
-
-// The weights of a linear layer as plain data (rows = output features, cols = input features),
-// pointing into the mapped file. Quantized rows hold cols * bits / 32 packed words; cols is a
-// multiple of 32 and of group_size.
-struct PackedMatrix {
-  WeightFormat format = WeightFormat::f32;
-  int bits = 32;            // per stored value: 32/16/16 dense, 2..8 affine, 4 fp4, 8 fp8
-  int group_size = 0;       // inputs per scale (0 when dense)
-  ScaleFormat scale_format = ScaleFormat::none;
-  int64_t rows = 0;
-  int64_t cols = 0;
-  const std::byte* weight = nullptr;  // row 0
-  size_t weight_stride = 0;           // bytes from one row to the next
-  const std::byte* scales = nullptr;  // row 0's group scales
-  const std::byte* biases = nullptr;  // row 0's group biases (affine)
-  size_t scale_stride = 0;            // bytes per row of scales and biases
-  float global_scale = 1.0f;          // nvfp4: every group scale is multiplied by this
-  const std::byte* weight_end = nullptr;  // end of the mapped tensor: no load may pass it
-
-  bool quantized() const { return group_size > 0; }
-  int64_t groups() const { return quantized() ? cols / group_size : 0; }
-  const std::byte* weight_row(int64_t r) const { return weight + size_t(r) * weight_stride; }
-  const std::byte* scale_row(int64_t r) const { return scales + size_t(r) * scale_stride; }
-  const std::byte* bias_row(int64_t r) const { return biases + size_t(r) * scale_stride; }
-};
+using backend::PackedMatrix;
+using backend::ScaleFormat;
+using backend::WeightFormat;
 
 // The SIMD tables keep a row's group scales on the stack: wider layers use the scalar table.
 inline constexpr int64_t kMaxSimdCols = 65536;

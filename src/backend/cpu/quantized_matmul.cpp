@@ -20,52 +20,6 @@ constexpr int64_t kMinGemmRows = 4;
 constexpr int64_t kPanelRows = 32;
 constexpr int64_t kPanelCols = 256;  // a multiple of every group size
 
-ScaleFormat scale_format_of(weights::DType t) {
-  switch (t) {
-    case weights::DType::F32: return ScaleFormat::f32;
-    case weights::DType::F16: return ScaleFormat::f16;
-    case weights::DType::BF16: return ScaleFormat::bf16;
-    default: return ScaleFormat::none;
-  }
-}
-
-PackedMatrix pack(const weights::LinearView& v, int64_t first_row, int64_t rows) {
-  PackedMatrix m;
-  m.rows = rows;
-  m.cols = v.in_features;
-  m.weight_stride = v.row_bytes();
-  m.weight = v.weight->data + size_t(first_row) * m.weight_stride;
-  m.weight_end = v.weight->data + v.weight->nbytes;
-  if (!v.quant) {
-    switch (v.weight->dtype) {
-      case weights::DType::F16: m.format = WeightFormat::f16, m.bits = 16; break;
-      case weights::DType::BF16: m.format = WeightFormat::bf16, m.bits = 16; break;
-      default: m.format = WeightFormat::f32, m.bits = 32; break;
-    }
-    return m;
-  }
-  m.bits = v.quant->bits;
-  m.group_size = v.quant->group_size;
-  m.scale_stride = v.scales->nbytes / size_t(v.out_features);
-  m.scales = v.scales->data + size_t(first_row) * m.scale_stride;
-  switch (v.quant->mode) {
-    case weights::QuantMode::affine:
-      m.format = WeightFormat::affine;
-      m.scale_format = scale_format_of(v.scales->dtype);
-      m.biases = v.biases->data + size_t(first_row) * m.scale_stride;
-      break;
-    case weights::QuantMode::mxfp4: m.format = WeightFormat::mxfp4, m.scale_format = ScaleFormat::e8m0; break;
-    case weights::QuantMode::mxfp8: m.format = WeightFormat::mxfp8, m.scale_format = ScaleFormat::e8m0; break;
-    case weights::QuantMode::nvfp4:
-      m.format = WeightFormat::nvfp4;
-      m.scale_format = ScaleFormat::e4m3;
-      // as weights::dequantize_row: scale = e4m3 * global_scale / (448 * 6)
-      if (v.global_scale) m.global_scale = *v.global_scale / (448.0f * 6.0f);
-      break;
-  }
-  return m;
-}
-
 // The SIMD tables need whole 32-input blocks and a bounded row; anything else takes the
 // reference path (no model seen so far needs it).
 const Kernels& kernels_for(const Kernels& wanted, const PackedMatrix& w) {
@@ -152,14 +106,14 @@ void release_thread_scratch() {
 }
 
 CpuLinear CpuLinear::from_view(const weights::LinearView& view) {
-  return CpuLinear{view, 0, view.out_features, pack(view, 0, view.out_features)};
+  return CpuLinear{view, 0, view.out_features, pack_view(view, 0, view.out_features)};
 }
 
 CpuLinear CpuLinear::rows(int64_t first, int64_t count) const {
   if (first < 0 || count <= 0 || first + count > out_features)
     throw Error(Errc::not_a_model, fmt::format("{}: rows [{}, {}) are outside its {} outputs", view.module, first,
                                                first + count, out_features));
-  return CpuLinear{view, first_row + first, count, pack(view, first_row + first, count)};
+  return CpuLinear{view, first_row + first, count, pack_view(view, first_row + first, count)};
 }
 
 // Unrounded, as the kernels compute: embeddings feed float32 activations.

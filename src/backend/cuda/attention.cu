@@ -1,0 +1,239 @@
+// Causal attention over an f16 KV cache, softmax in f32 with the running-max trick (as the CPU
+// backend), by hand:
+// - prefill: a block per (query tile, head); K/V tiles staged in shared memory, each lane scores
+//   one key of the tile against its warp's query, online softmax across tiles (flash attention);
+// - decode: split-K ("flash decoding"): a block per (KV head, key range) scores the range for
+//   every query head of the GQA group, then one block per head merges the ranges. The ranges
+//   are cut on the device from *first_position, so the grid is the same at every step (a captured
+//   decode step replays as it is).
+
+#include <cuda_fp16.h>
+
+#include <cfloat>
+
+#include "backend/cuda/kernels.h"
+
+namespace salut::backend::cuda {
+namespace {
+
+constexpr int kMaxHeadDim = 256;
+constexpr int kSplits = 32;            // key ranges per KV head in decode
+constexpr int kMaxGroup = 16;          // query heads per KV head
+constexpr int kTileKeys = 32;          // prefill: keys per shared-memory tile
+constexpr int kPrefillWarps = 4;       // prefill: queries per block (one per warp)
+
+__global__ void append_kernel(const float* __restrict__ k, const float* __restrict__ v, int64_t rows, int64_t width,
+                              __half* keys, __half* values, const int64_t* first_position) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= rows * width) return;
+  const int64_t at = *first_position * width + i;
+  keys[at] = __float2half_rn(k[i]);
+  values[at] = __float2half_rn(v[i]);
+}
+
+// Prefill. Lane l scores key (tile + l) against the warp's query; each lane then owns head_dim/32
+// output dims and accumulates p · V over the tile.
+__global__ void prefill_kernel(const float* __restrict__ q, int64_t rows, const __half* __restrict__ keys,
+                               const __half* __restrict__ values, int64_t first_position, int heads, int kv_heads,
+                               int head_dim, float scale, float* out) {
+  extern __shared__ float smem[];
+  const int padded_dim = head_dim + 1;  // K rows padded: lane l reads row l, column d -> distinct banks
+  float* k_tile = smem;                                    // [kTileKeys][padded_dim]
+  float* v_tile = k_tile + kTileKeys * padded_dim;         // [kTileKeys][head_dim]
+  float* q_rows = v_tile + kTileKeys * head_dim;           // [kPrefillWarps][head_dim]
+  const int head = blockIdx.y, kv_head = head / (heads / kv_heads);
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int64_t row = int64_t(blockIdx.x) * kPrefillWarps + warp;
+  const int64_t kv_width = int64_t(kv_heads) * head_dim;
+  const bool active = row < rows;
+  for (int d = lane; d < head_dim; d += 32)
+    q_rows[warp * head_dim + d] = active ? q[(row * heads + head) * head_dim + d] * scale : 0.0f;
+  const int64_t block_last_row = min(rows, int64_t(blockIdx.x + 1) * kPrefillWarps) - 1;
+  const int64_t keys_needed = first_position + block_last_row + 1;  // causal bound of the block's last query
+  const int64_t my_keys = first_position + row + 1;
+  const int dims_per_lane = head_dim / 32;
+  float acc[kMaxHeadDim / 32] = {};
+  float running_max = -FLT_MAX, running_sum = 0;
+  const float* my_q = q_rows + warp * head_dim;
+  for (int64_t tile = 0; tile < keys_needed; tile += kTileKeys) {
+    __syncthreads();
+    for (int i = threadIdx.x; i < kTileKeys * head_dim; i += blockDim.x) {
+      const int key = i / head_dim, d = i % head_dim;
+      const int64_t at = (tile + key) * kv_width + int64_t(kv_head) * head_dim + d;
+      const bool inside = tile + key < keys_needed;
+      k_tile[key * padded_dim + d] = inside ? __half2float(keys[at]) : 0.0f;
+      v_tile[key * head_dim + d] = inside ? __half2float(values[at]) : 0.0f;
+    }
+    __syncthreads();
+    if (!active || tile >= my_keys) continue;
+    const int64_t key = tile + lane;
+    float score = -FLT_MAX;
+    if (key < my_keys) {
+      float s = 0;
+      const float* kr = k_tile + lane * padded_dim;
+      for (int d = 0; d < head_dim; ++d) s += my_q[d] * kr[d];
+      score = s;
+    }
+    float tile_max = score;
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, offset));
+    const float new_max = fmaxf(running_max, tile_max);
+    const float correction = expf(running_max - new_max);
+    const float p = key < my_keys ? expf(score - new_max) : 0.0f;
+    float p_sum = p;
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) p_sum += __shfl_xor_sync(0xffffffffu, p_sum, offset);
+    running_sum = running_sum * correction + p_sum;
+    running_max = new_max;
+    for (int i = 0; i < dims_per_lane; ++i) acc[i] *= correction;
+    for (int j = 0; j < kTileKeys; ++j) {
+      const float pj = __shfl_sync(0xffffffffu, p, j);
+      if (pj == 0.0f) continue;
+      for (int i = 0; i < dims_per_lane; ++i) acc[i] += pj * v_tile[j * head_dim + lane + 32 * i];
+    }
+  }
+  if (active)
+    for (int i = 0; i < dims_per_lane; ++i)
+      out[(row * heads + head) * head_dim + lane + 32 * i] = acc[i] / running_sum;
+}
+
+// Decode, pass 1: block (kv_head, split) over its key range, every query head of the group,
+// kDecodeChunk keys at a time. Writes per (head, split): max, sum and the unnormalised outputs.
+constexpr int kDecodeChunk = 128;
+constexpr int kDecodeThreads = 128;
+
+__global__ void __launch_bounds__(kDecodeThreads) decode_split_kernel(
+    const float* __restrict__ q, const __half* __restrict__ keys, const __half* __restrict__ values,
+    const int64_t* first_position, int heads, int kv_heads, int head_dim, float scale, float* partial) {
+  __shared__ float q_s[kMaxGroup * kMaxHeadDim];
+  __shared__ float scores[kMaxGroup * kDecodeChunk];
+  const int group = heads / kv_heads;
+  const int kv_head = blockIdx.x, split = blockIdx.y;
+  const int64_t n_keys = *first_position + 1;
+  const int64_t per_split = (n_keys + kSplits - 1) / kSplits;
+  const int64_t begin = min(n_keys, int64_t(split) * per_split), end = min(n_keys, begin + per_split);
+  const int64_t kv_width = int64_t(kv_heads) * head_dim;
+  const __half* k_base = keys + int64_t(kv_head) * head_dim;
+  const __half* v_base = values + int64_t(kv_head) * head_dim;
+  for (int i = threadIdx.x; i < group * head_dim; i += blockDim.x)
+    q_s[i] = q[int64_t(kv_head) * group * head_dim + i] * scale;
+
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+  constexpr int kHeadsPerWarp = kMaxGroup / (kDecodeThreads / 32);
+  constexpr int kPairsPerLane = kMaxHeadDim / 64;
+  float m[kHeadsPerWarp], l[kHeadsPerWarp], o[kHeadsPerWarp][kPairsPerLane][2];
+  for (int i = 0; i < kHeadsPerWarp; ++i) {
+    m[i] = -FLT_MAX, l[i] = 0;
+    for (int j = 0; j < kPairsPerLane; ++j) o[i][j][0] = o[i][j][1] = 0;
+  }
+  const int pairs = head_dim / 2;
+  for (int64_t chunk = begin; chunk < end; chunk += kDecodeChunk) {
+    const int n = int(min(int64_t(kDecodeChunk), end - chunk));
+    __syncthreads();  // q_s written / the previous chunk's scores consumed
+    for (int i = threadIdx.x; i < n * group; i += blockDim.x) {
+      const int j = i / group, h = i % group;
+      const __half2* kr = reinterpret_cast<const __half2*>(k_base + (chunk + j) * kv_width);
+      const float* qh = q_s + h * head_dim;
+      float s = 0;
+      for (int d = 0; d < pairs; ++d) {
+        const float2 kv = __half22float2(kr[d]);
+        s += qh[2 * d] * kv.x + qh[2 * d + 1] * kv.y;
+      }
+      scores[h * kDecodeChunk + j] = s;
+    }
+    __syncthreads();
+    for (int hi = 0; hi < kHeadsPerWarp; ++hi) {
+      const int h = warp + hi * warps;
+      if (h >= group) break;
+      float* sc = scores + h * kDecodeChunk;
+      float chunk_max = -FLT_MAX;
+      for (int j = lane; j < n; j += 32) chunk_max = fmaxf(chunk_max, sc[j]);
+#pragma unroll
+      for (int offset = 16; offset > 0; offset >>= 1)
+        chunk_max = fmaxf(chunk_max, __shfl_xor_sync(0xffffffffu, chunk_max, offset));
+      const float new_max = fmaxf(m[hi], chunk_max);
+      const float correction = expf(m[hi] - new_max);
+      float sum = 0;
+      for (int j = lane; j < n; j += 32) {
+        const float e = expf(sc[j] - new_max);
+        sc[j] = e;
+        sum += e;
+      }
+#pragma unroll
+      for (int offset = 16; offset > 0; offset >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
+      __syncwarp();
+      l[hi] = l[hi] * correction + sum;
+      m[hi] = new_max;
+      for (int pj = 0; pj < kPairsPerLane; ++pj) {
+        const int pair = lane + 32 * pj;
+        if (pair >= pairs) break;
+        float a0 = o[hi][pj][0] * correction, a1 = o[hi][pj][1] * correction;
+        const __half2* vp = reinterpret_cast<const __half2*>(v_base + chunk * kv_width) + pair;
+        for (int j = 0; j < n; ++j) {
+          const float2 vv = __half22float2(vp[j * (kv_width / 2)]);
+          a0 += sc[j] * vv.x;
+          a1 += sc[j] * vv.y;
+        }
+        o[hi][pj][0] = a0, o[hi][pj][1] = a1;
+      }
+    }
+  }
+  for (int hi = 0; hi < kHeadsPerWarp; ++hi) {
+    const int h = warp + hi * warps;
+    if (h >= group) break;
+    float* slot = partial + (int64_t(kv_head * group + h) * kSplits + split) * (head_dim + 2);
+    if (lane == 0) slot[0] = m[hi], slot[1] = l[hi];
+    for (int pj = 0; pj < kPairsPerLane; ++pj) {
+      const int pair = lane + 32 * pj;
+      if (pair >= pairs) break;
+      slot[2 + 2 * pair] = o[hi][pj][0];
+      slot[3 + 2 * pair] = o[hi][pj][1];
+    }
+  }
+}
+
+// Decode, pass 2: one block per query head merges its ranges.
+__global__ void decode_merge_kernel(const float* __restrict__ partial, int head_dim, float* out) {
+  const int head = blockIdx.x;
+  const float* slots = partial + int64_t(head) * kSplits * (head_dim + 2);
+  float m = -FLT_MAX;
+  for (int s = 0; s < kSplits; ++s) m = fmaxf(m, slots[s * (head_dim + 2)]);
+  float total = 0;
+  for (int s = 0; s < kSplits; ++s)
+    if (slots[s * (head_dim + 2) + 1] > 0) total += slots[s * (head_dim + 2) + 1] * expf(slots[s * (head_dim + 2)] - m);
+  for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
+    float o = 0;
+    for (int s = 0; s < kSplits; ++s) {
+      const float* slot = slots + s * (head_dim + 2);
+      if (slot[1] > 0) o += slot[2 + d] * expf(slot[0] - m);
+    }
+    out[int64_t(head) * head_dim + d] = o / total;
+  }
+}
+
+}  // namespace
+
+int64_t attention_scratch_floats(const AttentionParams& p) { return int64_t(p.heads) * kSplits * (p.head_dim + 2); }
+
+void attention(const float* q, const float* k, const float* v, int64_t rows, void* keys, void* values,
+               const int64_t* first_position, int64_t host_first_position, const AttentionParams& p, float* out,
+               float* scratch, cudaStream_t stream) {
+  const int64_t width = int64_t(p.kv_heads) * p.head_dim;
+  auto* k_cache = static_cast<__half*>(keys);
+  auto* v_cache = static_cast<__half*>(values);
+  append_kernel<<<unsigned((rows * width + 255) / 256), 256, 0, stream>>>(k, v, rows, width, k_cache, v_cache,
+                                                                          first_position);
+  if (rows == 1) {
+    decode_split_kernel<<<dim3(p.kv_heads, kSplits), kDecodeThreads, 0, stream>>>(q, k_cache, v_cache, first_position, p.heads,
+                                                                         p.kv_heads, p.head_dim, p.scale, scratch);
+    decode_merge_kernel<<<p.heads, 128, 0, stream>>>(scratch, p.head_dim, out);
+    return;
+  }
+  const size_t smem = (size_t(kTileKeys) * (p.head_dim + 1) + size_t(kTileKeys) * p.head_dim +
+                       size_t(kPrefillWarps) * p.head_dim) * sizeof(float);
+  const dim3 grid(unsigned((rows + kPrefillWarps - 1) / kPrefillWarps), unsigned(p.heads));
+  prefill_kernel<<<grid, kPrefillWarps * 32, smem, stream>>>(q, rows, k_cache, v_cache, host_first_position, p.heads,
+                                                             p.kv_heads, p.head_dim, p.scale, out);
+}
+
+}  // namespace salut::backend::cuda

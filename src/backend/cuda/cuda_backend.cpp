@@ -1,0 +1,396 @@
+// The CUDA backend: weights copied once into device memory (MLX's bytes as they are, so the
+// kernels compute exactly what the CPU reference does), activations in f32, the KV cache in f16
+// and allocated for the whole context at once. Decode runs the hand-written quantized matvec;
+// prefill dequantizes a layer to bf16 and multiplies with cuBLAS on the tensor cores.
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "backend/backend.h"
+#include "backend/cuda/kernels.h"
+#include "backend/packed_matrix.h"
+#include "core/error.h"
+#include "weights/quantization.h"
+
+namespace salut::backend {
+namespace {
+
+void check(cudaError_t status, const char* what) {
+  if (status == cudaSuccess) return;
+  cudaGetLastError();  // clear it: the error is reported once, here
+  const Errc code = status == cudaErrorMemoryAllocation ? Errc::insufficient_memory : Errc::internal;
+  throw Error(code, fmt::format("CUDA: {} failed: {}", what, cudaGetErrorString(status)));
+}
+
+void check(cublasStatus_t status, const char* what) {
+  if (status != CUBLAS_STATUS_SUCCESS) throw Error(Errc::internal, fmt::format("cuBLAS: {} failed (status {})", what, int(status)));
+}
+
+// Device memory that frees itself.
+struct DeviceBuffer {
+  void* data = nullptr;
+  size_t bytes = 0;
+  DeviceBuffer() = default;
+  explicit DeviceBuffer(size_t n) : bytes(n) { check(cudaMalloc(&data, std::max<size_t>(n, 1)), "cudaMalloc"); }
+  ~DeviceBuffer() {
+    if (data) cudaFree(data);
+  }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+};
+
+// A linear layer on the device: the matrix as the kernels read it, pointing into buffers that
+// slices of it (phi3's fused projections) share.
+struct CudaLinear {
+  PackedMatrix matrix;
+  std::shared_ptr<DeviceBuffer> weight, scales, biases;
+};
+
+const CudaLinear& linear_of(const LinearWeights& w) { return *static_cast<const CudaLinear*>(w.impl.get()); }
+const float* vector_of(const VectorWeights& w) { return static_cast<const float*>(static_cast<const DeviceBuffer*>(w.impl.get())->data); }
+
+// Copies host bytes to new device buffers through two pinned staging buffers, so that reading
+// the next piece of the mapped file overlaps the copy of the previous one.
+class Uploader {
+ public:
+  explicit Uploader(cudaStream_t stream) : stream_(stream) {
+    for (auto& slot : slots_) {
+      check(cudaMallocHost(&slot.host, kSlotBytes), "cudaMallocHost");
+      check(cudaEventCreateWithFlags(&slot.done, cudaEventDisableTiming), "cudaEventCreate");
+    }
+  }
+  ~Uploader() {
+    cudaStreamSynchronize(stream_);
+    for (auto& slot : slots_) {
+      cudaFreeHost(slot.host);
+      cudaEventDestroy(slot.done);
+    }
+  }
+  std::shared_ptr<DeviceBuffer> upload(const void* host, size_t bytes) {
+    auto buffer = std::make_shared<DeviceBuffer>(bytes);
+    const auto* src = static_cast<const std::byte*>(host);
+    for (size_t done = 0; done < bytes;) {
+      Slot& slot = slots_[next_];
+      next_ = (next_ + 1) % std::size(slots_);
+      check(cudaEventSynchronize(slot.done), "cudaEventSynchronize");  // its previous copy has finished
+      const size_t n = std::min(kSlotBytes, bytes - done);
+      std::memcpy(slot.host, src + done, n);
+      check(cudaMemcpyAsync(static_cast<std::byte*>(buffer->data) + done, slot.host, n, cudaMemcpyHostToDevice, stream_),
+            "cudaMemcpyAsync");
+      check(cudaEventRecord(slot.done, stream_), "cudaEventRecord");
+      done += n;
+    }
+    return buffer;
+  }
+
+ private:
+  static constexpr size_t kSlotBytes = size_t(16) << 20;
+  struct Slot {
+    void* host = nullptr;
+    cudaEvent_t done = nullptr;
+  };
+  cudaStream_t stream_;
+  Slot slots_[2];
+  size_t next_ = 0;
+};
+
+class CudaBackend final : public Backend {
+ public:
+  explicit CudaBackend(int device) : device_(device) {
+    check(cudaSetDevice(device), "cudaSetDevice");
+    cudaDeviceProp props{};
+    check(cudaGetDeviceProperties(&props, device), "cudaGetDeviceProperties");
+    name_ = fmt::format("cuda:{} ({})", device, props.name);
+    check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+    check(cudaStreamCreateWithFlags(&copy_stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+    check(cublasCreate(&cublas_), "cublasCreate");
+    check(cublasSetStream(cublas_, stream_), "cublasSetStream");
+    check(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");  // f32 products stay f32
+    position_ = std::make_unique<DeviceBuffer>(sizeof(int64_t));
+    check(cudaMallocHost(&ids_host_, kMaxIds * sizeof(int32_t)), "cudaMallocHost");
+    ids_device_ = std::make_unique<DeviceBuffer>(kMaxIds * sizeof(int32_t));
+    check(cudaEventCreateWithFlags(&ids_copied_, cudaEventDisableTiming), "cudaEventCreate");
+    uploader_ = std::make_unique<Uploader>(copy_stream_);
+  }
+
+  ~CudaBackend() override {
+    cudaStreamSynchronize(stream_);
+    uploader_.reset();
+    cublasDestroy(cublas_);
+    cudaFreeHost(ids_host_);
+    cudaEventDestroy(ids_copied_);
+    cudaStreamDestroy(copy_stream_);
+    cudaStreamDestroy(stream_);
+  }
+
+  std::string name() const override { return name_; }
+
+  Tensor alloc(int64_t rows, int64_t cols) override {
+    Tensor t;
+    t.rows = rows;
+    t.cols = cols;
+    const size_t bytes = std::max<size_t>(size_t(rows * cols) * sizeof(float), 1);
+    check(cudaMalloc(reinterpret_cast<void**>(&t.data), bytes), "cudaMalloc");
+    check(cudaMemsetAsync(t.data, 0, bytes, stream_), "cudaMemsetAsync");
+    return t;
+  }
+
+  void free(Tensor& tensor) override {
+    if (tensor.data) {
+      cudaStreamSynchronize(stream_);  // no kernel may still use it
+      cudaFree(tensor.data);
+    }
+    tensor = Tensor{};
+  }
+
+  KvLayer alloc_kv(int64_t capacity, int64_t width) override {
+    KvLayer layer;
+    for (Tensor* t : {&layer.keys, &layer.values}) {
+      t->rows = capacity;
+      t->cols = width;
+      const size_t bytes = std::max<size_t>(size_t(capacity * width) * 2, 1);  // f16
+      check(cudaMalloc(reinterpret_cast<void**>(&t->data), bytes), "cudaMalloc (KV cache)");
+    }
+    return layer;
+  }
+  void copy_kv(const KvLayer& src, KvLayer& dst, int64_t rows) override {
+    for (auto [from, to] : {std::pair{&src.keys, &dst.keys}, std::pair{&src.values, &dst.values}})
+      check(cudaMemcpyAsync(to->data, from->data, size_t(rows * from->cols) * 2, cudaMemcpyDeviceToDevice, stream_),
+            "cudaMemcpyAsync");
+  }
+  int kv_value_bytes() const override { return 2; }
+  bool grows_kv() const override { return false; }
+
+  void write_rows(Tensor& dst, int64_t first_row, const float* host, int64_t rows) override {
+    check(cudaMemcpyAsync(dst.data + first_row * dst.cols, host, size_t(rows * dst.cols) * sizeof(float),
+                          cudaMemcpyHostToDevice, stream_),
+          "cudaMemcpyAsync");
+    check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");  // `host` may go away after this returns
+  }
+  void read_rows(const Tensor& src, int64_t first_row, int64_t rows, float* host) override {
+    check(cudaMemcpyAsync(host, src.data + first_row * src.cols, size_t(rows * src.cols) * sizeof(float),
+                          cudaMemcpyDeviceToHost, stream_),
+          "cudaMemcpyAsync");
+    check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+  }
+  void copy_rows(const Tensor& src, int64_t src_row, Tensor& dst, int64_t dst_row, int64_t rows) override {
+    check(cudaMemcpyAsync(dst.data + dst_row * dst.cols, src.data + src_row * src.cols,
+                          size_t(rows * src.cols) * sizeof(float), cudaMemcpyDeviceToDevice, stream_),
+          "cudaMemcpyAsync");
+  }
+  void synchronize() override { check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize"); }
+
+  LinearWeights load_linear(const weights::LinearView& view) override {
+    const PackedMatrix host = pack_view(view, 0, view.out_features);
+    auto impl = std::make_shared<CudaLinear>();
+    impl->matrix = host;
+    if (!host.quantized()) {
+      // Dense layers are kept as f32 (exact) for cuBLAS's f32 products.
+      std::vector<float> values(size_t(host.rows * host.cols));
+      const size_t item = weights::item_size(view.weight->dtype);
+      for (size_t i = 0; i < values.size(); ++i) values[i] = weights::load_float(view.weight->dtype, view.weight->data + i * item);
+      impl->weight = uploader_->upload(values.data(), values.size() * sizeof(float));
+      impl->matrix.format = WeightFormat::f32;
+      impl->matrix.bits = 32;
+      impl->matrix.weight_stride = size_t(host.cols) * sizeof(float);
+    } else {
+      impl->weight = uploader_->upload(host.weight, host.weight_stride * size_t(host.rows));
+      impl->scales = uploader_->upload(host.scales, host.scale_stride * size_t(host.rows));
+      if (host.biases) impl->biases = uploader_->upload(host.biases, host.scale_stride * size_t(host.rows));
+      impl->matrix.scales = static_cast<const std::byte*>(impl->scales->data);
+      impl->matrix.biases = impl->biases ? static_cast<const std::byte*>(impl->biases->data) : nullptr;
+    }
+    impl->matrix.weight = static_cast<const std::byte*>(impl->weight->data);
+    impl->matrix.weight_end = impl->matrix.weight + impl->weight->bytes;
+    check(cudaStreamSynchronize(copy_stream_), "cudaStreamSynchronize");  // host vectors above die here
+    LinearWeights w;
+    w.out_features = view.out_features;
+    w.in_features = view.in_features;
+    w.impl = impl;
+    return w;
+  }
+
+  VectorWeights load_vector(const weights::TensorView& view) override {
+    if (!weights::is_float(view.dtype))
+      throw Error(Errc::not_a_model, fmt::format("tensor {} has dtype {}, expected a float type", view.name,
+                                                 weights::name(view.dtype)));
+    std::vector<float> values(size_t(view.numel()));
+    const size_t item = weights::item_size(view.dtype);
+    for (int64_t i = 0; i < view.numel(); ++i) values[size_t(i)] = weights::load_float(view.dtype, view.data + i * item);
+    auto buffer = uploader_->upload(values.data(), values.size() * sizeof(float));
+    check(cudaStreamSynchronize(copy_stream_), "cudaStreamSynchronize");
+    VectorWeights w;
+    w.size = view.numel();
+    w.impl = buffer;
+    return w;
+  }
+
+  LinearWeights slice_rows(const LinearWeights& weights, int64_t first, int64_t count) override {
+    const CudaLinear& whole = linear_of(weights);
+    if (first < 0 || count <= 0 || first + count > whole.matrix.rows)
+      throw Error(Errc::not_a_model, fmt::format("rows [{}, {}) are outside a layer of {} outputs", first, first + count,
+                                                 whole.matrix.rows));
+    auto impl = std::make_shared<CudaLinear>(whole);
+    PackedMatrix& m = impl->matrix;
+    m.weight = whole.matrix.weight_row(first);
+    if (m.scales) m.scales = whole.matrix.scale_row(first);
+    if (m.biases) m.biases = whole.matrix.bias_row(first);
+    m.rows = count;
+    LinearWeights w;
+    w.out_features = count;
+    w.in_features = weights.in_features;
+    w.impl = impl;
+    return w;
+  }
+
+  void embed(const LinearWeights& table, std::span<const int32_t> ids, Tensor& out) override {
+    const PackedMatrix& m = linear_of(table).matrix;
+    for (size_t done = 0; done < ids.size();) {
+      const size_t n = std::min(ids.size() - done, kMaxIds);
+      check(cudaEventSynchronize(ids_copied_), "cudaEventSynchronize");  // the pinned ids are free again
+      std::memcpy(ids_host_, ids.data() + done, n * sizeof(int32_t));
+      auto* ids_device = static_cast<int32_t*>(ids_device_->data);
+      check(cudaMemcpyAsync(ids_device, ids_host_, n * sizeof(int32_t), cudaMemcpyHostToDevice, stream_), "cudaMemcpyAsync");
+      check(cudaEventRecord(ids_copied_, stream_), "cudaEventRecord");
+      float* o = out.data + int64_t(done) * out.cols;
+      if (m.quantized()) cuda::dequantize_rows(m, ids_device, int64_t(n), o, stream_);
+      else cuda::gather_rows(reinterpret_cast<const float*>(m.weight), m.cols, ids_device, int64_t(n), o, stream_);
+      // the kernel reads ids_device: the next chunk's copy must come after it (same stream)
+      done += n;
+    }
+  }
+
+  void rms_norm(const Tensor& x, const VectorWeights& weight, float eps, Tensor& out) override {
+    cuda::rms_norm(x.data, x.rows, x.cols, vector_of(weight), eps, out.data, stream_);
+  }
+  void rms_norm_heads(Tensor& x, int head_dim, const VectorWeights& weight, float eps) override {
+    cuda::rms_norm(x.data, x.size() / head_dim, head_dim, vector_of(weight), eps, x.data, stream_);
+  }
+
+  void linear(const Tensor& x, const LinearWeights& weights, Tensor& out) override {
+    const PackedMatrix& m = linear_of(weights).matrix;
+    const float one = 1.0f, zero = 0.0f;
+    if (!m.quantized()) {
+      check(cublasSgemm(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, int(m.rows), int(x.rows), int(m.cols), &one,
+                        reinterpret_cast<const float*>(m.weight), int(m.cols), x.data, int(x.cols), &zero, out.data,
+                        int(out.cols)),
+            "cublasSgemm");
+      return;
+    }
+    if (x.rows <= kMaxMatvecRows) {
+      cuda::quantized_matvec(m, x.data, x.rows, out.data, stream_);
+      return;
+    }
+    // Prefill: W and x in bf16, products accumulated in f32 on the tensor cores. W is dequantized
+    // a tile of rows at a time, so the scratch stays small next to the weights.
+    const int64_t tile = std::max<int64_t>(1, std::min<int64_t>(m.rows, kPrefillScratchBytes / (m.cols * 2)));
+    void* w16 = scratch(weight_scratch_, size_t(tile * m.cols) * 2);
+    void* x16 = scratch(input_scratch_, size_t(x.size()) * 2);
+    cuda::f32_to_bf16(x.data, x.size(), x16, stream_);
+    for (int64_t first = 0; first < m.rows; first += tile) {
+      PackedMatrix part = m;
+      part.rows = std::min(tile, m.rows - first);
+      part.weight = m.weight_row(first);
+      part.scales = m.scale_row(first);
+      if (m.biases) part.biases = m.bias_row(first);
+      cuda::dequantize(part, w16, false, stream_);
+      check(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, int(part.rows), int(x.rows), int(m.cols), &one, w16,
+                         CUDA_R_16BF, int(m.cols), x16, CUDA_R_16BF, int(x.cols), &zero, out.data + first, CUDA_R_32F,
+                         int(out.cols), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+            "cublasGemmEx");
+    }
+  }
+
+  void add_bias(Tensor& x, const VectorWeights& bias) override {
+    cuda::add_bias(x.data, x.rows, x.cols, vector_of(bias), stream_);
+  }
+  void add(Tensor& x, const Tensor& y) override { cuda::add(x.data, y.data, x.size(), stream_); }
+  void swiglu(const Tensor& gate, const Tensor& up, Tensor& out) override {
+    cuda::swiglu(gate.data, up.data, gate.size(), out.data, stream_);
+  }
+
+  void rope(Tensor& x, int heads, int head_dim, const RopeParams& rope, int64_t first_position) override {
+    set_position(first_position);
+    if (rope.inv_freq != inv_freq_host_) {
+      inv_freq_ = std::make_unique<DeviceBuffer>(rope.inv_freq.size() * sizeof(float));
+      check(cudaMemcpyAsync(inv_freq_->data, rope.inv_freq.data(), inv_freq_->bytes, cudaMemcpyHostToDevice, stream_),
+            "cudaMemcpyAsync");
+      check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+      inv_freq_host_ = rope.inv_freq;
+    }
+    cuda::rope(x.data, x.rows, heads, head_dim, rope.rotary_dim, rope.traditional,
+               static_cast<const float*>(inv_freq_->data), rope.input_scale, position(), stream_);
+  }
+
+  void attention(const Tensor& q, const Tensor& k, const Tensor& v, KvLayer& cache, int64_t first_position,
+                 const AttentionParams& params, Tensor& out) override {
+    if (params.head_dim > 256 || params.head_dim % 2 != 0 || params.heads % params.kv_heads != 0 ||
+        params.heads / params.kv_heads > 16)
+      throw Error(Errc::not_a_model, fmt::format("the CUDA backend supports head_dim up to 256 and up to 16 query heads "
+                                                 "per KV head (this model: {} and {})",
+                                                 params.head_dim, params.heads / params.kv_heads));
+    set_position(first_position);
+    float* partial = static_cast<float*>(scratch(attention_scratch_, size_t(cuda::attention_scratch_floats(params)) * 4));
+    cuda::attention(q.data, k.data, v.data, q.rows, cache.keys.data, cache.values.data, position(), first_position,
+                    params, out.data, partial, stream_);
+  }
+
+ private:
+  static constexpr size_t kMaxIds = 1 << 16;
+  static constexpr int64_t kMaxMatvecRows = 4;
+  static constexpr int64_t kPrefillScratchBytes = int64_t(64) << 20;
+
+  // A device scratch buffer of at least `bytes`, grown (never shrunk) as needed.
+  void* scratch(std::unique_ptr<DeviceBuffer>& buffer, size_t bytes) {
+    if (!buffer || buffer->bytes < bytes) {
+      if (buffer) check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+      buffer = std::make_unique<DeviceBuffer>(bytes);
+    }
+    return buffer->data;
+  }
+
+  // The position the ops of this forward pass start at, in device memory.
+  void set_position(int64_t first_position) {
+    if (first_position == position_value_) return;
+    cuda::set_value(static_cast<int64_t*>(position_->data), first_position, stream_);
+    position_value_ = first_position;
+  }
+  const int64_t* position() const { return static_cast<const int64_t*>(position_->data); }
+
+  int device_;
+  std::string name_;
+  cudaStream_t stream_ = nullptr;
+  cudaStream_t copy_stream_ = nullptr;
+  cublasHandle_t cublas_ = nullptr;
+  std::unique_ptr<Uploader> uploader_;
+  std::unique_ptr<DeviceBuffer> position_;
+  int64_t position_value_ = -1;
+  int32_t* ids_host_ = nullptr;
+  std::unique_ptr<DeviceBuffer> ids_device_;
+  cudaEvent_t ids_copied_ = nullptr;
+  std::unique_ptr<DeviceBuffer> weight_scratch_, input_scratch_, attention_scratch_, inv_freq_;
+  std::vector<float> inv_freq_host_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cuda_backend(int device) {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+    cudaGetLastError();
+    count = 0;
+  }
+  if (device < 0 || device >= count)
+    throw Error(Errc::unavailable, count == 0 ? std::string("no CUDA GPU is available")
+                                              : fmt::format("there is no CUDA GPU {} (this machine has {})", device, count));
+  return std::make_unique<CudaBackend>(device);
+}
+
+}  // namespace salut::backend

@@ -1,0 +1,131 @@
+// Norms, rotary embedding, SwiGLU and the small elementwise ops, in f32 as the CPU backend
+// computes them.
+
+#include <cuda_bf16.h>
+
+#include "backend/cuda/kernels.h"
+
+namespace salut::backend::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+
+int blocks_for(int64_t n) { return int((n + kThreads - 1) / kThreads); }
+
+__device__ float block_sum(float v) {
+  __shared__ float partial[32];
+#pragma unroll
+  for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  if (lane == 0) partial[warp] = v;
+  __syncthreads();
+  const int warps = (blockDim.x + 31) >> 5;
+  v = lane < warps ? partial[lane] : 0.0f;
+#pragma unroll
+  for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+  __syncthreads();  // partial[] is reused by the next call
+  return v;
+}
+
+// One block per row: x * rsqrt(mean(x²) + eps) * weight, the mean in f32.
+__global__ void rms_norm_kernel(const float* __restrict__ x, int64_t cols, const float* __restrict__ weight, float eps,
+                                float* out) {
+  const float* row = x + blockIdx.x * cols;
+  float sum = 0;
+  for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) sum += row[i] * row[i];
+  const float inverse = rsqrtf(block_sum(sum) / float(cols) + eps);
+  float* o = out + blockIdx.x * cols;
+  for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) o[i] = row[i] * inverse * weight[i];
+}
+
+__global__ void add_bias_kernel(float* x, int64_t n, int64_t cols, const float* __restrict__ bias) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) x[i] += bias[i % cols];
+}
+
+__global__ void add_kernel(float* x, const float* __restrict__ y, int64_t n) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) x[i] += y[i];
+}
+
+__global__ void swiglu_kernel(const float* gate, const float* __restrict__ up, int64_t n, float* out) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) {
+    const float g = gate[i];
+    out[i] = g / (1.0f + expf(-g)) * up[i];
+  }
+}
+
+__global__ void to_bf16_kernel(const float* __restrict__ x, int64_t n, __nv_bfloat16* out) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = __float2bfloat16_rn(x[i]);
+}
+
+// One thread per rotated pair of one head of one row.
+__global__ void rope_kernel(float* x, int64_t rows, int heads, int head_dim, int half, bool traditional,
+                            const float* __restrict__ inv_freq, float input_scale, const int64_t* first_position) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int64_t total = rows * heads * half;
+  if (i >= total) return;
+  const int pair = int(i % half);
+  const int64_t head = i / half;  // row * heads + h
+  const int64_t row = head / heads;
+  float* v = x + head * head_dim;
+  const float angle = float(*first_position + row) * inv_freq[pair];
+  float s, c;
+  sincosf(angle, &s, &c);
+  const int step = traditional ? 2 : 1, partner = traditional ? 1 : half;
+  float& a = v[pair * step];
+  float& b = v[pair * step + partner];
+  const float x0 = a * input_scale, x1 = b * input_scale;
+  a = x0 * c - x1 * s;
+  b = x0 * s + x1 * c;
+}
+
+
+__global__ void gather_kernel(const float* __restrict__ table, int64_t cols, const int32_t* __restrict__ ids,
+                              int64_t count, float* out) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < count * cols) out[i] = table[int64_t(ids[i / cols]) * cols + i % cols];
+}
+
+__global__ void set_value_kernel(int64_t* target, int64_t value) { *target = value; }
+
+}  // namespace
+
+void gather_rows(const float* table, int64_t cols, const int32_t* ids, int64_t count, float* out, cudaStream_t stream) {
+  if (count > 0) gather_kernel<<<blocks_for(count * cols), kThreads, 0, stream>>>(table, cols, ids, count, out);
+}
+
+void set_value(int64_t* target, int64_t value, cudaStream_t stream) { set_value_kernel<<<1, 1, 0, stream>>>(target, value); }
+
+void rms_norm(const float* x, int64_t rows, int64_t cols, const float* weight, float eps, float* out,
+              cudaStream_t stream) {
+  if (rows > 0) rms_norm_kernel<<<unsigned(rows), kThreads, 0, stream>>>(x, cols, weight, eps, out);
+}
+
+void add_bias(float* x, int64_t rows, int64_t cols, const float* bias, cudaStream_t stream) {
+  if (rows > 0) add_bias_kernel<<<blocks_for(rows * cols), kThreads, 0, stream>>>(x, rows * cols, cols, bias);
+}
+
+void add(float* x, const float* y, int64_t n, cudaStream_t stream) {
+  if (n > 0) add_kernel<<<blocks_for(n), kThreads, 0, stream>>>(x, y, n);
+}
+
+void swiglu(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream) {
+  if (n > 0) swiglu_kernel<<<blocks_for(n), kThreads, 0, stream>>>(gate, up, n, out);
+}
+
+void f32_to_bf16(const float* x, int64_t n, void* out, cudaStream_t stream) {
+  if (n > 0) to_bf16_kernel<<<blocks_for(n), kThreads, 0, stream>>>(x, n, static_cast<__nv_bfloat16*>(out));
+}
+
+void rope(float* x, int64_t rows, int heads, int head_dim, int rotary_dim, bool traditional, const float* inv_freq,
+          float input_scale, const int64_t* first_position, cudaStream_t stream) {
+  const int64_t total = rows * heads * (rotary_dim / 2);
+  if (total > 0)
+    rope_kernel<<<blocks_for(total), kThreads, 0, stream>>>(x, rows, heads, head_dim, rotary_dim / 2, traditional,
+                                                             inv_freq, input_scale, first_position);
+}
+
+}  // namespace salut::backend::cuda

@@ -1,0 +1,51 @@
+#pragma once
+// The CUDA backend's kernels, as host functions that enqueue them on a stream. Written by hand
+// for MLX's formats (no library decodes them); cuBLAS does the dense products (cuda_backend.cpp).
+// Activations are f32 [rows, cols] row-major in device memory; the KV cache holds f16.
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "backend/backend.h"
+#include "backend/packed_matrix.h"
+
+namespace salut::backend::cuda {
+
+// y [x_rows, w.rows] = x [x_rows, w.cols] · Wᵀ for a quantized w, reading every weight once per
+// activation row: the decode path.
+void quantized_matvec(const PackedMatrix& w, const float* x, int64_t x_rows, float* y, cudaStream_t stream);
+
+// W [w.rows, w.cols] as bf16 (for cuBLAS) or f32 (`out_f32`), exactly as weights::dequantize_row
+// computes each value in f32 (then rounded to bf16).
+void dequantize(const PackedMatrix& w, void* out, bool out_f32, cudaStream_t stream);
+
+// Rows ids[i] of w, dequantized to f32, into out [count, w.cols]: the embedding gather.
+void dequantize_rows(const PackedMatrix& w, const int32_t* ids, int64_t count, float* out, cudaStream_t stream);
+
+// Rows ids[i] of an f32 table [*, cols] into out [count, cols] (dense embeddings).
+void gather_rows(const float* table, int64_t cols, const int32_t* ids, int64_t count, float* out, cudaStream_t stream);
+// *target = value, in stream order.
+void set_value(int64_t* target, int64_t value, cudaStream_t stream);
+
+void f32_to_bf16(const float* x, int64_t n, void* out, cudaStream_t stream);
+void rms_norm(const float* x, int64_t rows, int64_t cols, const float* weight, float eps, float* out,
+              cudaStream_t stream);
+void add_bias(float* x, int64_t rows, int64_t cols, const float* bias, cudaStream_t stream);
+void add(float* x, const float* y, int64_t n, cudaStream_t stream);
+void swiglu(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream);
+
+// Rotates every head of each row in place; row r is at position *first_position + r (read on the
+// device, so that a captured decode step replays at the next position).
+void rope(float* x, int64_t rows, int heads, int head_dim, int rotary_dim, bool traditional, const float* inv_freq,
+          float input_scale, const int64_t* first_position, cudaStream_t stream);
+
+// Attention over an f16 cache [capacity, kv_heads * head_dim]: appends k and v at
+// *first_position, then causal attention of q's rows. `scratch` holds partial results of decode's
+// split-K pass: attention_scratch_floats() of them.
+int64_t attention_scratch_floats(const AttentionParams& p);
+void attention(const float* q, const float* k, const float* v, int64_t rows, void* keys, void* values,
+               const int64_t* first_position, int64_t host_first_position, const AttentionParams& p, float* out,
+               float* scratch, cudaStream_t stream);
+
+}  // namespace salut::backend::cuda

@@ -3,7 +3,8 @@
 // position's logit range; its greedy continuation must be mlx-lm's; and SmolLM2-135M must
 // answer token for token as mlx-lm does. The reference is mlx-lm's float32 run (every floating
 // parameter widened exactly, as this engine computes). Each fixture's worst case is printed and,
-// when SALUT_FIDELITY_REPORT names a file, written there as JSON.
+// when SALUT_FIDELITY_REPORT names a file, written there as JSON. With SALUT_TEST_DEVICE=cuda the
+// same checks run on the GPU (issue 6; skipped where there is none).
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -18,6 +19,8 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/gpu_info.h"
+#include "core/error.h"
 #include "engine/generator.h"
 #include "engine/sampler.h"
 #include "model/transformer.h"
@@ -46,6 +49,22 @@ std::vector<float> read_floats(const weights::SafetensorsFile& file, const std::
   std::vector<float> out(view->nbytes / sizeof(float));
   std::memcpy(out.data(), view->data, out.size() * sizeof(float));
   return out;
+}
+
+// The backend under test: the CPU, or the GPU when SALUT_TEST_DEVICE=cuda (nullptr: none here).
+std::unique_ptr<backend::Backend> backend_under_test() {
+  const char* device = std::getenv("SALUT_TEST_DEVICE");
+  if (device == nullptr || std::string(device) != "cuda") return backend::make_cpu_backend();
+  try {
+    return backend::make_cuda_backend(0);
+  } catch (const Error&) {
+    return nullptr;
+  }
+}
+
+bool gpu_asked_but_absent() {
+  const char* device = std::getenv("SALUT_TEST_DEVICE");
+  return device && std::string(device) == "cuda" && backend::list_gpus().empty();
 }
 
 int32_t argmax(const float* row, int64_t n) { return int32_t(std::max_element(row, row + n) - row); }
@@ -95,7 +114,7 @@ FixtureReport check_fixture(const fs::path& folder) {
   report.name = folder.filename().string();
   const json ref = read_json(folder / "reference.json");
   const auto logits_file = weights::SafetensorsFile::open(folder / "reference.safetensors");
-  auto backend = backend::make_cpu_backend();
+  auto backend = backend_under_test();
   model::Transformer model(folder, *backend);
   const int64_t vocab = model.vocab_size();
   engine::Generator generator(model, *backend, 256);
@@ -155,6 +174,7 @@ FixtureReport check_fixture(const fs::path& folder) {
 }
 
 TEST(Fidelity, EveryFixtureMatchesMlxLm) {
+  if (gpu_asked_but_absent()) GTEST_SKIP() << "SALUT_TEST_DEVICE=cuda but no GPU here";
   const fs::path dir = models_dir() / "fixtures";
   if (!fs::exists(dir / "index.json")) GTEST_SKIP() << "no fixtures: run .venv/bin/python tools/make_fixtures.py";
   std::vector<fs::path> folders;
@@ -191,8 +211,9 @@ TEST(Fidelity, SmolLM2GreedyIsMlxLmsTokenForToken) {
   const fs::path model_dir = models_dir() / "SmolLM2-135M-Instruct-4bit";
   if (!fs::exists(ref_path) || !fs::exists(model_dir / "config.json"))
     GTEST_SKIP() << "no SmolLM2 references: run tools/make_demo_model.py and tools/make_fixtures.py";
+  if (gpu_asked_but_absent()) GTEST_SKIP() << "SALUT_TEST_DEVICE=cuda but no GPU here";
   const json ref = read_json(ref_path);
-  auto backend = backend::make_cpu_backend();
+  auto backend = backend_under_test();
   model::Transformer model(model_dir, *backend);
   engine::Generator generator(model, *backend, 1024);
   for (const json& prompt : ref["prompts"]) {
@@ -204,6 +225,29 @@ TEST(Fidelity, SmolLM2GreedyIsMlxLmsTokenForToken) {
     fmt::print("SmolLM2 {:<52} {:>2}/{:<2} tokens identical\n", fmt::format("\"{:.48}\"", prompt["messages"].back()["content"].get<std::string>()),
                common, expected.size());
     EXPECT_EQ(got, expected) << prompt["messages"].dump() << ": first difference at token " << common;
+  }
+}
+
+// Issue 6: the GPU answers SmolLM2's reference prompts token for token as the CPU backend does.
+TEST(Fidelity, SmolLM2OnTheGpuIsTheCpusTokenForToken) {
+  if (backend::list_gpus().empty()) GTEST_SKIP() << "no GPU here";
+  const fs::path ref_path = models_dir() / "fixtures" / "smollm2" / "reference.json";
+  const fs::path model_dir = models_dir() / "SmolLM2-135M-Instruct-4bit";
+  if (!fs::exists(ref_path) || !fs::exists(model_dir / "config.json")) GTEST_SKIP() << "no SmolLM2 references";
+  const json ref = read_json(ref_path);
+  auto cpu = backend::make_cpu_backend();
+  auto gpu = backend::make_cuda_backend(0);
+  model::Transformer cpu_model(model_dir, *cpu), gpu_model(model_dir, *gpu);
+  engine::Generator cpu_generator(cpu_model, *cpu, 1024), gpu_generator(gpu_model, *gpu, 1024);
+  for (const json& prompt : ref["prompts"]) {
+    const auto ids = prompt["prompt_ids"].get<std::vector<int32_t>>();
+    const auto stop = prompt["eos_token_ids"].get<std::vector<int32_t>>();
+    const auto on_cpu = greedy(cpu_generator, cpu_model.vocab_size(), ids, 64, stop);
+    const auto on_gpu = greedy(gpu_generator, gpu_model.vocab_size(), ids, 64, stop);
+    const size_t common = size_t(std::mismatch(on_gpu.begin(), on_gpu.end(), on_cpu.begin(), on_cpu.end()).first - on_gpu.begin());
+    fmt::print("SmolLM2 GPU vs CPU {:<44} {:>2}/{:<2} tokens identical\n",
+               fmt::format("\"{:.40}\"", prompt["messages"].back()["content"].get<std::string>()), common, on_cpu.size());
+    EXPECT_EQ(on_gpu, on_cpu) << "first difference at token " << common;
   }
 }
 

@@ -1,7 +1,7 @@
 // The CUDA backend: weights copied once into device memory (MLX's bytes as they are, so the
 // kernels compute exactly what the CPU reference does), activations in f32, the KV cache in f16
 // and allocated for the whole context at once. Decode runs the hand-written quantized matvec;
-// prefill dequantizes a layer to bf16 and multiplies with cuBLAS on the tensor cores.
+// prefill dequantizes a layer to f32 and multiplies with cuBLAS on the tensor cores (TF32).
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -288,22 +288,22 @@ class CudaBackend final : public Backend {
       cuda::quantized_matvec(m, x.data, x.rows, out.data, stream_);
       return;
     }
-    // Prefill: W and x in bf16, products accumulated in f32 on the tensor cores. W is dequantized
-    // a tile of rows at a time, so the scratch stays small next to the weights.
-    const int64_t tile = std::max<int64_t>(1, std::min<int64_t>(m.rows, kPrefillScratchBytes / (m.cols * 2)));
-    void* w16 = scratch(weight_scratch_, size_t(tile * m.cols) * 2);
-    void* x16 = scratch(input_scratch_, size_t(x.size()) * 2);
-    cuda::f32_to_bf16(x.data, x.size(), x16, stream_);
+    // Prefill: W dequantized to f32 a tile of rows at a time (the scratch stays small next to the
+    // weights), products on the tensor cores in TF32 with f32 accumulation. (bf16 inputs were
+    // measured at up to 1.5% of the logit range off mlx-lm on the fixtures; TF32 keeps f16's
+    // mantissa.)
+    const int64_t tile = std::max<int64_t>(1, std::min<int64_t>(m.rows, kPrefillScratchBytes / (m.cols * 4)));
+    void* w32 = scratch(weight_scratch_, size_t(tile * m.cols) * 4);
     for (int64_t first = 0; first < m.rows; first += tile) {
       PackedMatrix part = m;
       part.rows = std::min(tile, m.rows - first);
       part.weight = m.weight_row(first);
       part.scales = m.scale_row(first);
       if (m.biases) part.biases = m.bias_row(first);
-      cuda::dequantize(part, w16, false, stream_);
-      check(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, int(part.rows), int(x.rows), int(m.cols), &one, w16,
-                         CUDA_R_16BF, int(m.cols), x16, CUDA_R_16BF, int(x.cols), &zero, out.data + first, CUDA_R_32F,
-                         int(out.cols), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+      cuda::dequantize(part, w32, true, stream_);
+      check(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, int(part.rows), int(x.rows), int(m.cols), &one, w32,
+                         CUDA_R_32F, int(m.cols), x.data, CUDA_R_32F, int(x.cols), &zero, out.data + first, CUDA_R_32F,
+                         int(out.cols), CUBLAS_COMPUTE_32F_FAST_TF32, CUBLAS_GEMM_DEFAULT),
             "cublasGemmEx");
     }
   }
@@ -375,7 +375,7 @@ class CudaBackend final : public Backend {
   int32_t* ids_host_ = nullptr;
   std::unique_ptr<DeviceBuffer> ids_device_;
   cudaEvent_t ids_copied_ = nullptr;
-  std::unique_ptr<DeviceBuffer> weight_scratch_, input_scratch_, attention_scratch_, inv_freq_;
+  std::unique_ptr<DeviceBuffer> weight_scratch_, attention_scratch_, inv_freq_;
   std::vector<float> inv_freq_host_;
 };
 

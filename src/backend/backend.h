@@ -7,6 +7,7 @@
 // read_rows() and synchronize() wait for the device.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -96,6 +97,15 @@ class Backend {
   }
   virtual int kv_value_bytes() const { return 4; }
   virtual bool grows_kv() const { return true; }
+
+  // Runs `step`, a decode step's ops: the same ops on the same buffers at every position (the
+  // position is read on the device), so a backend may record them once per `key` and replay the
+  // recording (CUDA graphs). A new key records anew; key 0 never records. The CPU just runs it.
+  virtual void run_step(uint64_t key, int64_t first_position, const std::function<void()>& step) {
+    (void)key;
+    (void)first_position;
+    step();
+  }
 
   // Weights, handed over once at load. The views point into the mapped safetensors files,
   // which outlive the backend's use of them.

@@ -14,6 +14,8 @@ class Rope {
   // unsupported rope type.
   explicit Rope(const weights::ModelConfig& config);
 
+  // Whether the frequencies depend on the length reached (dynamic NTK), not only on the model.
+  bool varies_with_length() const { return dynamic_; }
   // The parameters for a forward pass over positions [first, first + count). Only dynamic NTK
   // scaling depends on them: past max_position_embeddings its base grows with the length.
   const backend::RopeParams& for_positions(int64_t first, int64_t count);

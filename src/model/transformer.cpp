@@ -16,6 +16,7 @@ using backend::Tensor;
 struct Transformer::Workspace {
   backend::Backend& backend;
   int64_t capacity = 0;
+  uint64_t generation = 0;  // counts reallocations: a recorded decode step names its buffers by it
   Tensor normed, q, k, v, attention, projected, gate, up;
 
   explicit Workspace(backend::Backend& b) : backend(b) {}
@@ -36,6 +37,7 @@ struct Transformer::Workspace {
     gate = backend.alloc(rows, c.intermediate_size);
     up = backend.alloc(rows, c.intermediate_size);
     capacity = rows;
+    ++generation;
   }
 };
 
@@ -174,8 +176,25 @@ void Transformer::forward(Tensor& hidden, KvCache& cache, int64_t first_position
   workspace_->reserve(rows, config_, config_.num_attention_heads * config_.head_dim,
                       config_.num_key_value_heads * config_.head_dim);
   const backend::RopeParams& rope = rope_.for_positions(first_position, rows);
-  for (size_t i = 0; i < layers_.size(); ++i)
-    run_layer(layers_[i], hidden, cache.layer(static_cast<int>(i)), first_position, rope);
+  auto layers = [&] {
+    for (size_t i = 0; i < layers_.size(); ++i)
+      run_layer(layers_[i], hidden, cache.layer(static_cast<int>(i)), first_position, rope);
+  };
+  if (rows == 1) {
+    // A decode step: the backend may record it once and replay it, as long as the buffers it
+    // touches stay the same (the key names them) and the frequencies do not move with the length.
+    uint64_t key = 0;
+    if (!rope_.varies_with_length()) {
+      const uint64_t parts[] = {uint64_t(reinterpret_cast<uintptr_t>(hidden.data)),
+                                uint64_t(reinterpret_cast<uintptr_t>(cache.layer(0).keys.data)),
+                                workspace_->generation};
+      key = 1469598103934665603ull;
+      for (uint64_t part : parts) key = (key ^ part) * 1099511628211ull;
+    }
+    backend_.run_step(key, first_position, layers);
+  } else {
+    layers();
+  }
   cache.set_length(first_position + rows);
 }
 

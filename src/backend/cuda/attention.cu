@@ -9,6 +9,7 @@
 
 #include <cuda_fp16.h>
 
+#include <algorithm>
 #include <cfloat>
 
 #include "backend/cuda/kernels.h"
@@ -17,7 +18,8 @@ namespace salut::backend::cuda {
 namespace {
 
 constexpr int kMaxHeadDim = 256;
-constexpr int kSplits = 32;            // key ranges per KV head in decode
+constexpr int kMaxSplits = 32;         // key ranges per KV head in decode, at most
+constexpr int kKeysPerSplit = 128;     // ...and at least this many keys of the context each
 constexpr int kMaxGroup = 16;          // query heads per KV head
 constexpr int kTileKeys = 32;          // prefill: keys per shared-memory tile
 constexpr int kPrefillWarps = 4;       // prefill: queries per block (one per warp)
@@ -110,7 +112,8 @@ __global__ void __launch_bounds__(kDecodeThreads) decode_split_kernel(
   const int group = heads / kv_heads;
   const int kv_head = blockIdx.x, split = blockIdx.y;
   const int64_t n_keys = *first_position + 1;
-  const int64_t per_split = (n_keys + kSplits - 1) / kSplits;
+  const int splits = gridDim.y;
+  const int64_t per_split = (n_keys + splits - 1) / splits;
   const int64_t begin = min(n_keys, int64_t(split) * per_split), end = min(n_keys, begin + per_split);
   const int64_t kv_width = int64_t(kv_heads) * head_dim;
   const __half* k_base = keys + int64_t(kv_head) * head_dim;
@@ -181,7 +184,7 @@ __global__ void __launch_bounds__(kDecodeThreads) decode_split_kernel(
   for (int hi = 0; hi < kHeadsPerWarp; ++hi) {
     const int h = warp + hi * warps;
     if (h >= group) break;
-    float* slot = partial + (int64_t(kv_head * group + h) * kSplits + split) * (head_dim + 2);
+    float* slot = partial + (int64_t(kv_head * group + h) * splits + split) * (head_dim + 2);
     if (lane == 0) slot[0] = m[hi], slot[1] = l[hi];
     for (int pj = 0; pj < kPairsPerLane; ++pj) {
       const int pair = lane + 32 * pj;
@@ -193,17 +196,17 @@ __global__ void __launch_bounds__(kDecodeThreads) decode_split_kernel(
 }
 
 // Decode, pass 2: one block per query head merges its ranges.
-__global__ void decode_merge_kernel(const float* __restrict__ partial, int head_dim, float* out) {
+__global__ void decode_merge_kernel(const float* __restrict__ partial, int head_dim, int splits, float* out) {
   const int head = blockIdx.x;
-  const float* slots = partial + int64_t(head) * kSplits * (head_dim + 2);
+  const float* slots = partial + int64_t(head) * splits * (head_dim + 2);
   float m = -FLT_MAX;
-  for (int s = 0; s < kSplits; ++s) m = fmaxf(m, slots[s * (head_dim + 2)]);
+  for (int s = 0; s < splits; ++s) m = fmaxf(m, slots[s * (head_dim + 2)]);
   float total = 0;
-  for (int s = 0; s < kSplits; ++s)
+  for (int s = 0; s < splits; ++s)
     if (slots[s * (head_dim + 2) + 1] > 0) total += slots[s * (head_dim + 2) + 1] * expf(slots[s * (head_dim + 2)] - m);
   for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
     float o = 0;
-    for (int s = 0; s < kSplits; ++s) {
+    for (int s = 0; s < splits; ++s) {
       const float* slot = slots + s * (head_dim + 2);
       if (slot[1] > 0) o += slot[2 + d] * expf(slot[0] - m);
     }
@@ -213,10 +216,10 @@ __global__ void decode_merge_kernel(const float* __restrict__ partial, int head_
 
 }  // namespace
 
-int64_t attention_scratch_floats(const AttentionParams& p) { return int64_t(p.heads) * kSplits * (p.head_dim + 2); }
+int64_t attention_scratch_floats(const AttentionParams& p) { return int64_t(p.heads) * kMaxSplits * (p.head_dim + 2); }
 
 void attention(const float* q, const float* k, const float* v, int64_t rows, void* keys, void* values,
-               const int64_t* first_position, int64_t host_first_position, const AttentionParams& p, float* out,
+               int64_t capacity, const int64_t* first_position, int64_t host_first_position, const AttentionParams& p, float* out,
                float* scratch, cudaStream_t stream) {
   const int64_t width = int64_t(p.kv_heads) * p.head_dim;
   auto* k_cache = static_cast<__half*>(keys);
@@ -224,9 +227,11 @@ void attention(const float* q, const float* k, const float* v, int64_t rows, voi
   append_kernel<<<unsigned((rows * width + 255) / 256), 256, 0, stream>>>(k, v, rows, width, k_cache, v_cache,
                                                                           first_position);
   if (rows == 1) {
-    decode_split_kernel<<<dim3(p.kv_heads, kSplits), kDecodeThreads, 0, stream>>>(q, k_cache, v_cache, first_position, p.heads,
+    // ranges sized for the cache's capacity, so the grid is the same at every position
+    const int splits = int(std::clamp<int64_t>(capacity / kKeysPerSplit, 1, kMaxSplits));
+    decode_split_kernel<<<dim3(p.kv_heads, splits), kDecodeThreads, 0, stream>>>(q, k_cache, v_cache, first_position, p.heads,
                                                                          p.kv_heads, p.head_dim, p.scale, scratch);
-    decode_merge_kernel<<<p.heads, 128, 0, stream>>>(scratch, p.head_dim, out);
+    decode_merge_kernel<<<p.heads, 128, 0, stream>>>(scratch, p.head_dim, splits, out);
     return;
   }
   const size_t smem = (size_t(kTileKeys) * (p.head_dim + 1) + size_t(kTileKeys) * p.head_dim +

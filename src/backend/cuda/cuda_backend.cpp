@@ -9,6 +9,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <unordered_map>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -113,6 +115,11 @@ class CudaBackend final : public Backend {
     check(cublasCreate(&cublas_), "cublasCreate");
     check(cublasSetStream(cublas_, stream_), "cublasSetStream");
     check(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");  // f32 products stay f32
+    // cuBLAS's own workspace, given up front: it must not allocate inside a recorded decode step
+    cublas_workspace_ = std::make_unique<DeviceBuffer>(kCublasWorkspaceBytes);
+    check(cublasSetWorkspace(cublas_, cublas_workspace_->data, cublas_workspace_->bytes), "cublasSetWorkspace");
+    const char* graphs = std::getenv("SALUT_CUDA_GRAPHS");
+    graphs_enabled_ = graphs == nullptr || std::string(graphs) != "0";
     position_ = std::make_unique<DeviceBuffer>(sizeof(int64_t));
     check(cudaMallocHost(&ids_host_, kMaxIds * sizeof(int32_t)), "cudaMallocHost");
     ids_device_ = std::make_unique<DeviceBuffer>(kMaxIds * sizeof(int32_t));
@@ -122,6 +129,8 @@ class CudaBackend final : public Backend {
 
   ~CudaBackend() override {
     cudaStreamSynchronize(stream_);
+    for (auto& [key, graph] : graphs_)
+      if (graph.exec) cudaGraphExecDestroy(graph.exec);
     uploader_.reset();
     cublasDestroy(cublas_);
     cudaFreeHost(ids_host_);
@@ -131,6 +140,43 @@ class CudaBackend final : public Backend {
   }
 
   std::string name() const override { return name_; }
+
+  // A decode step runs once as it is (scratch buffers and kernel settings are made then), is
+  // recorded into a CUDA graph the second time, and replayed from then on: one launch per step
+  // instead of one per op, and no host work in between.
+  void run_step(uint64_t key, int64_t first_position, const std::function<void()>& step) override {
+    set_position(first_position);  // outside the recording: the graph reads it from the device
+    if (key == 0 || !graphs_enabled_) return step();
+    if (graphs_.size() > kMaxGraphs && !graphs_.contains(key)) {
+      for (auto& [k, graph] : graphs_)
+        if (graph.exec) cudaGraphExecDestroy(graph.exec);
+      graphs_.clear();
+    }
+    StepGraph& g = graphs_[key];
+    if (g.exec) {
+      check(cudaGraphLaunch(g.exec, stream_), "cudaGraphLaunch");
+      return;
+    }
+    if (!g.warmed) {
+      g.warmed = true;
+      return step();
+    }
+    cudaGraph_t graph = nullptr;
+    check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+    try {
+      step();
+    } catch (...) {
+      cudaStreamEndCapture(stream_, &graph);
+      if (graph) cudaGraphDestroy(graph);
+      graphs_.erase(key);
+      throw;
+    }
+    check(cudaStreamEndCapture(stream_, &graph), "cudaStreamEndCapture");
+    const cudaError_t made = cudaGraphInstantiate(&g.exec, graph, 0);
+    cudaGraphDestroy(graph);
+    check(made, "cudaGraphInstantiate");
+    check(cudaGraphLaunch(g.exec, stream_), "cudaGraphLaunch");
+  }
 
   Tensor alloc(int64_t rows, int64_t cols) override {
     Tensor t;
@@ -338,7 +384,8 @@ class CudaBackend final : public Backend {
                                                  params.head_dim, params.heads / params.kv_heads));
     set_position(first_position);
     float* partial = static_cast<float*>(scratch(attention_scratch_, size_t(cuda::attention_scratch_floats(params)) * 4));
-    cuda::attention(q.data, k.data, v.data, q.rows, cache.keys.data, cache.values.data, position(), first_position,
+    cuda::attention(q.data, k.data, v.data, q.rows, cache.keys.data, cache.values.data, cache.keys.rows, position(),
+                    first_position,
                     params, out.data, partial, stream_);
   }
 
@@ -346,6 +393,13 @@ class CudaBackend final : public Backend {
   static constexpr size_t kMaxIds = 1 << 16;
   static constexpr int64_t kMaxMatvecRows = 4;
   static constexpr int64_t kPrefillScratchBytes = int64_t(64) << 20;
+  static constexpr size_t kCublasWorkspaceBytes = size_t(32) << 20;
+  static constexpr size_t kMaxGraphs = 16;
+
+  struct StepGraph {
+    bool warmed = false;
+    cudaGraphExec_t exec = nullptr;
+  };
 
   // A device scratch buffer of at least `bytes`, grown (never shrunk) as needed.
   void* scratch(std::unique_ptr<DeviceBuffer>& buffer, size_t bytes) {
@@ -377,6 +431,9 @@ class CudaBackend final : public Backend {
   cudaEvent_t ids_copied_ = nullptr;
   std::unique_ptr<DeviceBuffer> weight_scratch_, attention_scratch_, inv_freq_;
   std::vector<float> inv_freq_host_;
+  std::unique_ptr<DeviceBuffer> cublas_workspace_;
+  bool graphs_enabled_ = true;
+  std::unordered_map<uint64_t, StepGraph> graphs_;
 };
 
 }  // namespace

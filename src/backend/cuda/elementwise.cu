@@ -101,7 +101,9 @@ void set_value(int64_t* target, int64_t value, cudaStream_t stream) { set_value_
 
 void rms_norm(const float* x, int64_t rows, int64_t cols, const float* weight, float eps, float* out,
               cudaStream_t stream) {
-  if (rows > 0) rms_norm_kernel<<<unsigned(rows), kThreads, 0, stream>>>(x, cols, weight, eps, out);
+  // one block per row, wide enough that a row is a few loads per thread (decode: one row)
+  const int threads = cols >= 4096 ? 1024 : cols >= 1024 ? 256 : 128;
+  if (rows > 0) rms_norm_kernel<<<unsigned(rows), threads, 0, stream>>>(x, cols, weight, eps, out);
 }
 
 void add_bias(float* x, int64_t rows, int64_t cols, const float* bias, cudaStream_t stream) {

@@ -16,6 +16,9 @@ namespace salut::backend::cuda {
 // activation row: the decode path.
 void quantized_matvec(const PackedMatrix& w, const float* x, int64_t x_rows, float* y, cudaStream_t stream);
 
+// Whether w takes the fast matvec: affine 4/8-bit with f32/f16/bf16 scales.
+bool has_fast_matvec(const PackedMatrix& w);
+
 // W [w.rows, w.cols] as bf16 (for cuBLAS) or f32 (`out_f32`), exactly as weights::dequantize_row
 // computes each value in f32 (then rounded to bf16).
 void dequantize(const PackedMatrix& w, void* out, bool out_f32, cudaStream_t stream);
@@ -45,7 +48,7 @@ void rope(float* x, int64_t rows, int heads, int head_dim, int rotary_dim, bool 
 // split-K pass: attention_scratch_floats() of them.
 int64_t attention_scratch_floats(const AttentionParams& p);
 void attention(const float* q, const float* k, const float* v, int64_t rows, void* keys, void* values,
-               const int64_t* first_position, int64_t host_first_position, const AttentionParams& p, float* out,
+               int64_t capacity, const int64_t* first_position, int64_t host_first_position, const AttentionParams& p, float* out,
                float* scratch, cudaStream_t stream);
 
 }  // namespace salut::backend::cuda

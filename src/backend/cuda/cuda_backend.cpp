@@ -129,8 +129,7 @@ class CudaBackend final : public Backend {
 
   ~CudaBackend() override {
     cudaStreamSynchronize(stream_);
-    for (auto& [key, graph] : graphs_)
-      if (graph.exec) cudaGraphExecDestroy(graph.exec);
+    forget_graphs();
     uploader_.reset();
     cublasDestroy(cublas_);
     cudaFreeHost(ids_host_);
@@ -147,11 +146,7 @@ class CudaBackend final : public Backend {
   void run_step(uint64_t key, int64_t first_position, const std::function<void()>& step) override {
     set_position(first_position);  // outside the recording: the graph reads it from the device
     if (key == 0 || !graphs_enabled_) return step();
-    if (graphs_.size() > kMaxGraphs && !graphs_.contains(key)) {
-      for (auto& [k, graph] : graphs_)
-        if (graph.exec) cudaGraphExecDestroy(graph.exec);
-      graphs_.clear();
-    }
+    if (graphs_.size() > kMaxGraphs && !graphs_.contains(key)) forget_graphs();
     StepGraph& g = graphs_[key];
     if (g.exec) {
       check(cudaGraphLaunch(g.exec, stream_), "cudaGraphLaunch");
@@ -331,7 +326,8 @@ class CudaBackend final : public Backend {
       return;
     }
     if (x.rows <= kMaxMatvecRows) {
-      cuda::quantized_matvec(m, x.data, x.rows, out.data, stream_);
+      float* partial = static_cast<float*>(scratch(matvec_scratch_, size_t(cuda::matvec_scratch_floats(m) + 1) * 4));
+      cuda::quantized_matvec(m, x.data, x.rows, out.data, partial, stream_);
       return;
     }
     // Prefill: W dequantized to f32 a tile of rows at a time (the scratch stays small next to the
@@ -404,10 +400,19 @@ class CudaBackend final : public Backend {
   // A device scratch buffer of at least `bytes`, grown (never shrunk) as needed.
   void* scratch(std::unique_ptr<DeviceBuffer>& buffer, size_t bytes) {
     if (!buffer || buffer->bytes < bytes) {
-      if (buffer) check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+      if (buffer) {
+        check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+        forget_graphs();  // they may hold the old address
+      }
       buffer = std::make_unique<DeviceBuffer>(bytes);
     }
     return buffer->data;
+  }
+
+  void forget_graphs() {
+    for (auto& [key, graph] : graphs_)
+      if (graph.exec) cudaGraphExecDestroy(graph.exec);
+    graphs_.clear();
   }
 
   // The position the ops of this forward pass start at, in device memory.
@@ -429,7 +434,7 @@ class CudaBackend final : public Backend {
   int32_t* ids_host_ = nullptr;
   std::unique_ptr<DeviceBuffer> ids_device_;
   cudaEvent_t ids_copied_ = nullptr;
-  std::unique_ptr<DeviceBuffer> weight_scratch_, attention_scratch_, inv_freq_;
+  std::unique_ptr<DeviceBuffer> weight_scratch_, matvec_scratch_, attention_scratch_, inv_freq_;
   std::vector<float> inv_freq_host_;
   std::unique_ptr<DeviceBuffer> cublas_workspace_;
   bool graphs_enabled_ = true;

@@ -14,7 +14,10 @@ namespace salut::backend::cuda {
 
 // y [x_rows, w.rows] = x [x_rows, w.cols] · Wᵀ for a quantized w, reading every weight once per
 // activation row: the decode path.
-void quantized_matvec(const PackedMatrix& w, const float* x, int64_t x_rows, float* y, cudaStream_t stream);
+// `scratch` holds matvec_scratch_floats(w) floats (partial sums of wide layers).
+void quantized_matvec(const PackedMatrix& w, const float* x, int64_t x_rows, float* y, float* scratch,
+                      cudaStream_t stream);
+int64_t matvec_scratch_floats(const PackedMatrix& w);
 
 // Whether w takes the fast matvec: affine 4/8-bit with f32/f16/bf16 scales.
 bool has_fast_matvec(const PackedMatrix& w);

@@ -149,30 +149,36 @@ __device__ __forceinline__ float to_float(ScaleT v) {
 // A warp owns kRowsPerWarp rows; each lane takes units lane, lane + 32, ... of them, kUnroll
 // units at a time with every weight, scale and bias load issued before any arithmetic (enough
 // bytes in flight to cover DRAM latency). The first batch is requested before x is staged.
+// Wide layers are split along the inputs (blockIdx.y: a slice of kSliceUnits units each, so that
+// the staged slice stays small and more blocks fit an SM); each slice writes its partial sums,
+// which reduce_slices adds up in a fixed order (the same result at every run).
 constexpr int kUnroll = 4;
+constexpr int kSliceUnits = 128;  // 4096 inputs
 
 template <int Bits, class ScaleT>
 __global__ void __launch_bounds__(kThreads) matvec_fast_kernel(PackedMatrix w, const float* __restrict__ x,
                                                                float* __restrict__ y) {
-  extern __shared__ float xs[];  // [padded cols] pre-scaled x, then [units] plain sums
-  const int cols = int(w.cols);
-  const int units = cols >> 5;
+  extern __shared__ float xs[];  // [padded slice] pre-scaled x, then [slice units] plain sums
+  const int all_units = int(w.cols >> 5);
+  const int unit_begin = int(blockIdx.y) * kSliceUnits;
+  const int units = min(kSliceUnits, all_units - unit_begin);
   const int lane = threadIdx.x & 31;
   const int warps = int(blockDim.x >> 5) * gridDim.x;
   const int group_shift = __ffs(w.group_size) - 1;
+  y += int64_t(blockIdx.y) * w.rows;
   int64_t r0 = (int64_t(blockIdx.x) * (blockDim.x >> 5) + (threadIdx.x >> 5)) * kRowsPerWarp;
 
   uint32_t words[kUnroll][kRowsPerWarp][Bits];
   ScaleT scales[kUnroll][kRowsPerWarp], biases[kUnroll][kRowsPerWarp];
-  auto load_batch = [&](int u0) {
+  auto load_batch = [&](int u0) {  // u0: a unit of the slice
 #pragma unroll
     for (int i = 0; i < kUnroll; ++i) {
       const int u = u0 + 32 * i;
-      const int g = (u << 5) >> group_shift;
+      const int g = ((unit_begin + u) << 5) >> group_shift;
 #pragma unroll
       for (int r = 0; r < kRowsPerWarp; ++r)
         if (u < units && r0 + r < w.rows) {
-          load_unit<Bits>(w.weight_row(r0 + r), u, words[i][r]);
+          load_unit<Bits>(w.weight_row(r0 + r), unit_begin + u, words[i][r]);
           scales[i][r] = __ldg(reinterpret_cast<const ScaleT*>(w.scale_row(r0 + r)) + g);
           biases[i][r] = __ldg(reinterpret_cast<const ScaleT*>(w.bias_row(r0 + r)) + g);
         }
@@ -180,8 +186,9 @@ __global__ void __launch_bounds__(kThreads) matvec_fast_kernel(PackedMatrix w, c
   };
   if (r0 < w.rows) load_batch(lane);  // in flight while x is staged
 
+  const int cols = units << 5;
   float* unit_sums = xs + padded(cols);
-  const float4* x4 = reinterpret_cast<const float4*>(x);
+  const float4* x4 = reinterpret_cast<const float4*>(x + (unit_begin << 5));
   const int quads = cols >> 2;
   for (int i0 = 0; i0 < quads; i0 += blockDim.x) {  // the same trip count for every thread: shuffles below
     const int i = i0 + threadIdx.x;
@@ -237,6 +244,14 @@ __global__ void __launch_bounds__(kThreads) matvec_fast_kernel(PackedMatrix w, c
   }
 }
 
+__global__ void reduce_slices_kernel(const float* __restrict__ partial, int64_t rows, int slices, float* y) {
+  const int64_t r = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (r >= rows) return;
+  float sum = 0;
+  for (int s = 0; s < slices; ++s) sum += partial[s * rows + r];
+  y[r] = sum;
+}
+
 int multiprocessors() {
   static const int count = [] {
     int device = 0, n = 0;
@@ -248,27 +263,35 @@ int multiprocessors() {
 }
 
 template <int Bits, class ScaleT>
-void launch_matvec_fast(const PackedMatrix& w, const float* x, int64_t x_rows, float* y, cudaStream_t stream) {
+void launch_matvec_fast(const PackedMatrix& w, const float* x, int64_t x_rows, float* y, float* scratch,
+                        cudaStream_t stream) {
   static const bool configured = [] {
     cudaFuncSetAttribute(matvec_fast_kernel<Bits, ScaleT>, cudaFuncAttributeMaxDynamicSharedMemorySize, 160 * 1024);
     return true;
   }();
   (void)configured;
-  const size_t smem = size_t(w.cols + (w.cols >> 5) * 4 + (w.cols >> 5)) * sizeof(float);
+  const int units = int(w.cols >> 5);
+  const int slices = (units + kSliceUnits - 1) / kSliceUnits;
+  const int slice_cols = std::min(units, kSliceUnits) * 32;
+  const size_t smem = size_t(slice_cols + (slice_cols >> 5) * 4 + (slice_cols >> 5)) * sizeof(float);
   // a warp per kRowsPerWarp rows; blocks of 4 warps when that leaves SMs idle
-  const int64_t warps_needed = (w.rows + kRowsPerWarp - 1) / kRowsPerWarp;
+  const int64_t warps_needed = (w.rows + kRowsPerWarp - 1) / kRowsPerWarp * slices;
   const int threads = warps_needed >= int64_t(multiprocessors()) * 16 ? kThreads : 128;
   const int64_t rows_per_block = (threads / 32) * kRowsPerWarp;
   const int blocks = int(std::min<int64_t>((w.rows + rows_per_block - 1) / rows_per_block, int64_t(multiprocessors()) * 16));
-  for (int64_t r = 0; r < x_rows; ++r)
-    matvec_fast_kernel<Bits, ScaleT><<<blocks, threads, smem, stream>>>(w, x + r * w.cols, y + r * w.rows);
+  for (int64_t r = 0; r < x_rows; ++r) {
+    float* out = slices > 1 ? scratch : y + r * w.rows;
+    matvec_fast_kernel<Bits, ScaleT><<<dim3(blocks, slices), threads, smem, stream>>>(w, x + r * w.cols, out);
+    if (slices > 1)
+      reduce_slices_kernel<<<unsigned((w.rows + 255) / 256), 256, 0, stream>>>(scratch, w.rows, slices, y + r * w.rows);
+  }
 }
 
-bool fast_path(const PackedMatrix& w, const float* x, int64_t x_rows, float* y, cudaStream_t stream) {
+bool fast_path(const PackedMatrix& w, const float* x, int64_t x_rows, float* y, float* scratch, cudaStream_t stream) {
   if (!has_fast_matvec(w)) return false;
   auto go = [&]<class ScaleT>() {
-    if (w.bits == 4) launch_matvec_fast<4, ScaleT>(w, x, x_rows, y, stream);
-    else launch_matvec_fast<8, ScaleT>(w, x, x_rows, y, stream);
+    if (w.bits == 4) launch_matvec_fast<4, ScaleT>(w, x, x_rows, y, scratch, stream);
+    else launch_matvec_fast<8, ScaleT>(w, x, x_rows, y, scratch, stream);
   };
   switch (w.scale_format) {
     case ScaleFormat::bf16: go.template operator()<__nv_bfloat16>(); return true;
@@ -368,8 +391,14 @@ bool has_fast_matvec(const PackedMatrix& w) {
           w.scale_format == ScaleFormat::f32);
 }
 
-void quantized_matvec(const PackedMatrix& w, const float* x, int64_t x_rows, float* y, cudaStream_t stream) {
-  if (fast_path(w, x, x_rows, y, stream)) return;
+int64_t matvec_scratch_floats(const PackedMatrix& w) {
+  const int64_t slices = ((w.cols >> 5) + kSliceUnits - 1) / kSliceUnits;
+  return slices > 1 ? slices * w.rows : 0;
+}
+
+void quantized_matvec(const PackedMatrix& w, const float* x, int64_t x_rows, float* y, float* scratch,
+                      cudaStream_t stream) {
+  if (fast_path(w, x, x_rows, y, scratch, stream)) return;
   dispatch(w, [&]<int Bits, WeightFormat Format>() { launch_matvec<Bits, Format>(w, x, x_rows, y, stream); });
 }
 

@@ -96,6 +96,8 @@ class Backend {
     copy_rows(src.values, 0, dst.values, 0, rows);
   }
   virtual int kv_value_bytes() const { return 4; }
+  // Prompt tokens per forward pass: bigger chunks amortise reading the weights once per chunk.
+  virtual int64_t prefill_chunk() const { return 512; }
   virtual bool grows_kv() const { return true; }
 
   // Runs `step`, a decode step's ops: the same ops on the same buffers at every position (the

@@ -11,7 +11,10 @@ namespace salut::engine {
 using Clock = std::chrono::steady_clock;
 
 Generator::Generator(model::Transformer& model, backend::Backend& backend, int64_t context, int64_t prefill_chunk)
-    : model_(model), backend_(backend), prefill_chunk_(prefill_chunk), cache_(model.new_cache(context)) {
+    : model_(model),
+      backend_(backend),
+      prefill_chunk_(prefill_chunk > 0 ? prefill_chunk : backend.prefill_chunk()),
+      cache_(model.new_cache(context)) {
   if (!model.has_embedding() || !model.has_head())
     throw Error(Errc::internal, "a Generator needs every layer of the model");
   hidden_ = backend_.alloc(prefill_chunk_, model.hidden_size());

@@ -28,8 +28,9 @@ struct GenerationStats {
 
 class Generator {
  public:
-  // `context` bounds prompt + generated tokens (the KV cache's size).
-  Generator(model::Transformer& model, backend::Backend& backend, int64_t context, int64_t prefill_chunk = 512);
+  // `context` bounds prompt + generated tokens (the KV cache's size); prompts are run
+  // `prefill_chunk` tokens at a time (0: the backend's choice).
+  Generator(model::Transformer& model, backend::Backend& backend, int64_t context, int64_t prefill_chunk = 0);
   ~Generator();
 
   // Called with each new token; return false to stop (stop string, client gone).

@@ -22,7 +22,8 @@ constexpr int kMaxSplits = 32;         // key ranges per KV head in decode, at m
 constexpr int kKeysPerSplit = 128;     // ...and at least this many keys of the context each
 constexpr int kMaxGroup = 16;          // query heads per KV head
 constexpr int kTileKeys = 32;          // prefill: keys per shared-memory tile
-constexpr int kPrefillWarps = 4;       // prefill: queries per block (one per warp)
+constexpr int kPrefillWarps = 8;       // prefill: warps per block
+constexpr int kQueriesPerWarp = 4;     // prefill: queries per warp
 
 __global__ void append_kernel(const float* __restrict__ k, const float* __restrict__ v, int64_t rows, int64_t width,
                               __half* keys, __half* values, const int64_t* first_position) {
@@ -33,70 +34,99 @@ __global__ void append_kernel(const float* __restrict__ k, const float* __restri
   values[at] = __float2half_rn(v[i]);
 }
 
-// Prefill. Lane l scores key (tile + l) against the warp's query; each lane then owns head_dim/32
-// output dims and accumulates p · V over the tile.
-__global__ void prefill_kernel(const float* __restrict__ q, int64_t rows, const __half* __restrict__ keys,
-                               const __half* __restrict__ values, int64_t first_position, int heads, int kv_heads,
-                               int head_dim, float scale, float* out) {
+// Prefill. A block takes kPrefillWarps × kQueriesPerWarp consecutive queries of one head, so
+// each K/V tile staged in shared memory serves all of them. Lane l scores key (tile + l) against
+// its warp's queries; each lane then owns head_dim/32 output dims of each query and accumulates
+// p · V over the tile.
+__global__ void __launch_bounds__(kPrefillWarps * 32) prefill_kernel(
+    const float* __restrict__ q, int64_t rows, const __half* __restrict__ keys, const __half* __restrict__ values,
+    int64_t first_position, int heads, int kv_heads, int head_dim, float scale, float* out) {
   extern __shared__ float smem[];
+  constexpr int kQ = kQueriesPerWarp;
+  constexpr int kBlockQueries = kPrefillWarps * kQ;
   const int padded_dim = head_dim + 1;  // K rows padded: lane l reads row l, column d -> distinct banks
   float* k_tile = smem;                                    // [kTileKeys][padded_dim]
   float* v_tile = k_tile + kTileKeys * padded_dim;         // [kTileKeys][head_dim]
-  float* q_rows = v_tile + kTileKeys * head_dim;           // [kPrefillWarps][head_dim]
+  float* q_t = v_tile + kTileKeys * head_dim;              // [kPrefillWarps][head_dim][kQ]: a warp's queries by dim
   const int head = blockIdx.y, kv_head = head / (heads / kv_heads);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  const int64_t row = int64_t(blockIdx.x) * kPrefillWarps + warp;
+  const int64_t block_row = int64_t(blockIdx.x) * kBlockQueries;
+  const int64_t warp_row = block_row + warp * kQ;
   const int64_t kv_width = int64_t(kv_heads) * head_dim;
-  const bool active = row < rows;
+  float* my_q = q_t + warp * head_dim * kQ;
   for (int d = lane; d < head_dim; d += 32)
-    q_rows[warp * head_dim + d] = active ? q[(row * heads + head) * head_dim + d] * scale : 0.0f;
-  const int64_t block_last_row = min(rows, int64_t(blockIdx.x + 1) * kPrefillWarps) - 1;
-  const int64_t keys_needed = first_position + block_last_row + 1;  // causal bound of the block's last query
-  const int64_t my_keys = first_position + row + 1;
+#pragma unroll
+    for (int j = 0; j < kQ; ++j) {
+      const int64_t row = warp_row + j;
+      my_q[d * kQ + j] = row < rows ? q[(row * heads + head) * head_dim + d] * scale : 0.0f;
+    }
+  const int64_t block_last = min(rows, block_row + kBlockQueries) - 1;
+  const int64_t keys_needed = first_position + block_last + 1;  // causal bound of the block's last query
+  const int64_t warp_last = min(rows, warp_row + kQ) - 1;
+  const int64_t warp_keys = warp_row < rows ? first_position + warp_last + 1 : 0;
   const int dims_per_lane = head_dim / 32;
-  float acc[kMaxHeadDim / 32] = {};
-  float running_max = -FLT_MAX, running_sum = 0;
-  const float* my_q = q_rows + warp * head_dim;
+  float acc[kQ][kMaxHeadDim / 32] = {};
+  float running_max[kQ], running_sum[kQ];
+#pragma unroll
+  for (int j = 0; j < kQ; ++j) running_max[j] = -FLT_MAX, running_sum[j] = 0;
   for (int64_t tile = 0; tile < keys_needed; tile += kTileKeys) {
     __syncthreads();
-    for (int i = threadIdx.x; i < kTileKeys * head_dim; i += blockDim.x) {
-      const int key = i / head_dim, d = i % head_dim;
+    for (int i = threadIdx.x; i < kTileKeys * (head_dim / 2); i += blockDim.x) {
+      const int key = i / (head_dim / 2), d = 2 * (i % (head_dim / 2));
       const int64_t at = (tile + key) * kv_width + int64_t(kv_head) * head_dim + d;
       const bool inside = tile + key < keys_needed;
-      k_tile[key * padded_dim + d] = inside ? __half2float(keys[at]) : 0.0f;
-      v_tile[key * head_dim + d] = inside ? __half2float(values[at]) : 0.0f;
+      const float2 kk = inside ? __half22float2(*reinterpret_cast<const __half2*>(keys + at)) : make_float2(0, 0);
+      const float2 vv = inside ? __half22float2(*reinterpret_cast<const __half2*>(values + at)) : make_float2(0, 0);
+      k_tile[key * padded_dim + d] = kk.x, k_tile[key * padded_dim + d + 1] = kk.y;
+      v_tile[key * head_dim + d] = vv.x, v_tile[key * head_dim + d + 1] = vv.y;
     }
     __syncthreads();
-    if (!active || tile >= my_keys) continue;
+    if (tile >= warp_keys) continue;
     const int64_t key = tile + lane;
-    float score = -FLT_MAX;
-    if (key < my_keys) {
-      float s = 0;
-      const float* kr = k_tile + lane * padded_dim;
-      for (int d = 0; d < head_dim; ++d) s += my_q[d] * kr[d];
-      score = s;
+    float score[kQ] = {};
+    const float* kr = k_tile + lane * padded_dim;
+    for (int d = 0; d < head_dim; ++d) {
+      const float kd = kr[d];
+      const float4 qd = *reinterpret_cast<const float4*>(my_q + d * kQ);
+      score[0] += qd.x * kd, score[1] += qd.y * kd, score[2] += qd.z * kd, score[3] += qd.w * kd;
     }
-    float tile_max = score;
+    float p[kQ];
 #pragma unroll
-    for (int offset = 16; offset > 0; offset >>= 1) tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, offset));
-    const float new_max = fmaxf(running_max, tile_max);
-    const float correction = expf(running_max - new_max);
-    const float p = key < my_keys ? expf(score - new_max) : 0.0f;
-    float p_sum = p;
+    for (int j = 0; j < kQ; ++j) {
+      const bool visible = key < first_position + warp_row + j + 1;
+      const float sj = visible ? score[j] : -FLT_MAX;
+      float tile_max = sj;
 #pragma unroll
-    for (int offset = 16; offset > 0; offset >>= 1) p_sum += __shfl_xor_sync(0xffffffffu, p_sum, offset);
-    running_sum = running_sum * correction + p_sum;
-    running_max = new_max;
-    for (int i = 0; i < dims_per_lane; ++i) acc[i] *= correction;
-    for (int j = 0; j < kTileKeys; ++j) {
-      const float pj = __shfl_sync(0xffffffffu, p, j);
-      if (pj == 0.0f) continue;
-      for (int i = 0; i < dims_per_lane; ++i) acc[i] += pj * v_tile[j * head_dim + lane + 32 * i];
+      for (int offset = 16; offset > 0; offset >>= 1) tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, offset));
+      const float new_max = fmaxf(running_max[j], tile_max);
+      const float correction = expf(running_max[j] - new_max);
+      p[j] = visible ? expf(sj - new_max) : 0.0f;
+      float p_sum = p[j];
+#pragma unroll
+      for (int offset = 16; offset > 0; offset >>= 1) p_sum += __shfl_xor_sync(0xffffffffu, p_sum, offset);
+      running_sum[j] = running_sum[j] * correction + p_sum;
+      running_max[j] = new_max;
+      for (int i = 0; i < dims_per_lane; ++i) acc[j][i] *= correction;
+    }
+    for (int k2 = 0; k2 < kTileKeys; ++k2) {
+      float pk[kQ];
+#pragma unroll
+      for (int j = 0; j < kQ; ++j) pk[j] = __shfl_sync(0xffffffffu, p[j], k2);
+      const float* vr = v_tile + k2 * head_dim + lane;
+      for (int i = 0; i < dims_per_lane; ++i) {
+        const float vv = vr[32 * i];
+#pragma unroll
+        for (int j = 0; j < kQ; ++j) acc[j][i] += pk[j] * vv;
+      }
     }
   }
-  if (active)
-    for (int i = 0; i < dims_per_lane; ++i)
-      out[(row * heads + head) * head_dim + lane + 32 * i] = acc[i] / running_sum;
+#pragma unroll
+  for (int j = 0; j < kQ; ++j) {
+    const int64_t row = warp_row + j;
+    if (row < rows)
+      for (int i = 0; i < dims_per_lane; ++i)
+        out[(row * heads + head) * head_dim + lane + 32 * i] = acc[j][i] / running_sum[j];
+  }
 }
 
 // Decode, pass 1: block (kv_head, split) over its key range, every query head of the group,
@@ -235,8 +265,14 @@ void attention(const float* q, const float* k, const float* v, int64_t rows, voi
     return;
   }
   const size_t smem = (size_t(kTileKeys) * (p.head_dim + 1) + size_t(kTileKeys) * p.head_dim +
-                       size_t(kPrefillWarps) * p.head_dim) * sizeof(float);
-  const dim3 grid(unsigned((rows + kPrefillWarps - 1) / kPrefillWarps), unsigned(p.heads));
+                       size_t(kPrefillWarps) * kQueriesPerWarp * p.head_dim) * sizeof(float);
+  static const bool configured = [] {
+    cudaFuncSetAttribute(prefill_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 160 * 1024);
+    return true;
+  }();
+  (void)configured;
+  const int block_queries = kPrefillWarps * kQueriesPerWarp;
+  const dim3 grid(unsigned((rows + block_queries - 1) / block_queries), unsigned(p.heads));
   prefill_kernel<<<grid, kPrefillWarps * 32, smem, stream>>>(q, rows, k_cache, v_cache, host_first_position, p.heads,
                                                              p.kv_heads, p.head_dim, p.scale, out);
 }

@@ -207,6 +207,7 @@ class CudaBackend final : public Backend {
             "cudaMemcpyAsync");
   }
   int kv_value_bytes() const override { return 2; }
+  int64_t prefill_chunk() const override { return 2048; }
   bool grows_kv() const override { return false; }
 
   void write_rows(Tensor& dst, int64_t first_row, const float* host, int64_t rows) override {

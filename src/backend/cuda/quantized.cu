@@ -351,6 +351,27 @@ __global__ void dequantize_kernel(PackedMatrix w, const int32_t* __restrict__ id
   }
 }
 
+// Affine 4/8-bit (prefill's common case): one thread per packed word, so that a warp writes one
+// contiguous run of values (the per-unit kernel above writes 32 values per thread, strided).
+template <int Bits, class ScaleT>
+__global__ void dequantize_words_kernel(PackedMatrix w, float* __restrict__ out) {
+  constexpr int kPerWord = 32 / Bits;
+  const int64_t words_per_row = (w.cols * Bits) >> 5;
+  const int64_t index = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (index >= w.rows * words_per_row) return;
+  const int64_t row = index / words_per_row, word = index % words_per_row;
+  const uint32_t packed = __ldg(reinterpret_cast<const uint32_t*>(w.weight_row(row)) + word);
+  const int64_t g = (word * kPerWord) / w.group_size;
+  const float scale = to_float(__ldg(reinterpret_cast<const ScaleT*>(w.scale_row(row)) + g));
+  const float bias = to_float(__ldg(reinterpret_cast<const ScaleT*>(w.bias_row(row)) + g));
+  float v[kPerWord];
+#pragma unroll
+  for (int k = 0; k < kPerWord; ++k) v[k] = float((packed >> (k * Bits)) & ((1u << Bits) - 1)) * scale + bias;
+  float4* o = reinterpret_cast<float4*>(out + row * w.cols + word * kPerWord);
+#pragma unroll
+  for (int k = 0; k < kPerWord / 4; ++k) o[k] = make_float4(v[4 * k], v[4 * k + 1], v[4 * k + 2], v[4 * k + 3]);
+}
+
 template <int Bits, WeightFormat Format>
 void launch_dequantize(const PackedMatrix& w, const int32_t* ids, int64_t count, void* out, bool out_f32,
                        cudaStream_t stream) {
@@ -403,6 +424,19 @@ void quantized_matvec(const PackedMatrix& w, const float* x, int64_t x_rows, flo
 }
 
 void dequantize(const PackedMatrix& w, void* out, bool out_f32, cudaStream_t stream) {
+  if (out_f32 && has_fast_matvec(w)) {
+    const int64_t words = w.rows * ((w.cols * w.bits) >> 5);
+    const unsigned blocks = unsigned((words + 255) / 256);
+    auto* o = static_cast<float*>(out);
+    auto go = [&]<class ScaleT>() {
+      if (w.bits == 4) dequantize_words_kernel<4, ScaleT><<<blocks, 256, 0, stream>>>(w, o);
+      else dequantize_words_kernel<8, ScaleT><<<blocks, 256, 0, stream>>>(w, o);
+    };
+    if (w.scale_format == ScaleFormat::bf16) go.template operator()<__nv_bfloat16>();
+    else if (w.scale_format == ScaleFormat::f16) go.template operator()<__half>();
+    else go.template operator()<float>();
+    return;
+  }
   dispatch(w, [&]<int Bits, WeightFormat Format>() {
     launch_dequantize<Bits, Format>(w, nullptr, w.rows, out, out_f32, stream);
   });

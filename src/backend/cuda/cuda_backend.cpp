@@ -351,6 +351,18 @@ class CudaBackend final : public Backend {
     }
   }
 
+  void linear_many(const Tensor& x, std::span<const LinearWeights* const> weights,
+                   std::span<Tensor* const> outs) override {
+    std::vector<const PackedMatrix*> layers;
+    std::vector<float*> ys;
+    for (size_t i = 0; i < weights.size(); ++i) {
+      layers.push_back(&linear_of(*weights[i]).matrix);
+      ys.push_back(outs[i]->data);
+    }
+    if (x.rows == 1 && cuda::can_share_matvec(layers)) return cuda::shared_matvec(layers, x.data, ys, stream_);
+    Backend::linear_many(x, weights, outs);
+  }
+
   void add_bias(Tensor& x, const VectorWeights& bias) override {
     cuda::add_bias(x.data, x.rows, x.cols, vector_of(bias), stream_);
   }

@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <span>
 
 #include "backend/backend.h"
 #include "backend/packed_matrix.h"
@@ -21,6 +22,11 @@ int64_t matvec_scratch_floats(const PackedMatrix& w);
 
 // Whether w takes the fast matvec: affine 4/8-bit with f32/f16/bf16 scales.
 bool has_fast_matvec(const PackedMatrix& w);
+// Several fast layers of one input row (q/k/v, gate/up) in one launch: ys[i] = W_i · x. Only for
+// layers of the same cols and format, no wider than 4096 inputs (can_share_matvec says).
+bool can_share_matvec(std::span<const PackedMatrix* const> layers);
+void shared_matvec(std::span<const PackedMatrix* const> layers, const float* x, std::span<float* const> ys,
+                   cudaStream_t stream);
 
 // W [w.rows, w.cols] as bf16 (for cuBLAS) or f32 (`out_f32`), exactly as weights::dequantize_row
 // computes each value in f32 (then rounded to bf16).

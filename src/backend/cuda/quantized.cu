@@ -7,6 +7,7 @@
 // memory, padded so that the lanes' 32-float strides fall in different banks.
 
 #include <algorithm>
+#include <span>
 #include <type_traits>
 #include <stdexcept>
 
@@ -95,7 +96,7 @@ __global__ void __launch_bounds__(kThreads) matvec_kernel(PackedMatrix w, const 
 
 template <int Bits>
 __device__ __forceinline__ float place_scale(int i) {
-  // the 2^-s of value i's place in its word, as fast_unit_dot extracts it
+  // the 2^-s of value i's place in its word, as fast_unit_dots extracts it
   if constexpr (Bits == 4) {
     constexpr float kScale[8] = {1.0f, 0x1p-4f, 0x1p-8f, 0x1p-12f, 0x1p-16f, 0x1p-8f, 0x1p-12f, 0x1p-16f};
     return kScale[i & 7];
@@ -109,34 +110,45 @@ __device__ __forceinline__ float masked_value(uint32_t word, uint32_t mask) {
   return __int_as_float(int(0x4B000000u | (word & mask))) - 8388608.0f;
 }
 
-// Σ q_k · x_k over one unit (32 values in Bits words), x pre-scaled by place_scale.
-template <int Bits>
-__device__ __forceinline__ float fast_unit_dot(const uint32_t* words, const float* xv) {
-  float d0 = 0, d1 = 0, d2 = 0, d3 = 0;
+// Σ q_k · x_k over one unit for R rows at once, x read from shared memory a word's worth at a
+// time (pre-scaled by place_scale): few registers live, each x load serving every row.
+template <int Bits, int R>
+__device__ __forceinline__ void fast_unit_dots(const uint32_t (&words)[R][Bits], const float* xs_unit, float (&dots)[R]) {
   constexpr int kPerWord = 32 / Bits;
 #pragma unroll
+  for (int r = 0; r < R; ++r) dots[r] = 0;
+#pragma unroll
   for (int wi = 0; wi < Bits; ++wi) {
-    const uint32_t lo = words[wi];
-    const float* x = xv + wi * kPerWord;
-    if constexpr (Bits == 4) {
-      const uint32_t hi = lo >> 12;
-      d0 = fmaf(masked_value(lo, 0xFu), x[0], d0);
-      d1 = fmaf(masked_value(lo, 0xF0u), x[1], d1);
-      d2 = fmaf(masked_value(lo, 0xF00u), x[2], d2);
-      d3 = fmaf(masked_value(lo, 0xF000u), x[3], d3);
-      d0 = fmaf(masked_value(lo, 0xF0000u), x[4], d0);
-      d1 = fmaf(masked_value(hi, 0xF00u), x[5], d1);
-      d2 = fmaf(masked_value(hi, 0xF000u), x[6], d2);
-      d3 = fmaf(masked_value(hi, 0xF0000u), x[7], d3);
-    } else {
-      const uint32_t hi = lo >> 16;
-      d0 = fmaf(masked_value(lo, 0xFFu), x[0], d0);
-      d1 = fmaf(masked_value(lo, 0xFF00u), x[1], d1);
-      d2 = fmaf(masked_value(hi, 0xFFu), x[2], d2);
-      d3 = fmaf(masked_value(hi, 0xFF00u), x[3], d3);
+    float x[kPerWord];
+#pragma unroll
+    for (int k = 0; k < kPerWord; k += 4) {
+      const float4 t = *reinterpret_cast<const float4*>(xs_unit + wi * kPerWord + k);
+      x[k] = t.x, x[k + 1] = t.y, x[k + 2] = t.z, x[k + 3] = t.w;
+    }
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      const uint32_t lo = words[r][wi];
+      float d0, d1;
+      if constexpr (Bits == 4) {
+        const uint32_t hi = lo >> 12;
+        d0 = masked_value(lo, 0xFu) * x[0];
+        d1 = masked_value(lo, 0xF0u) * x[1];
+        d0 = fmaf(masked_value(lo, 0xF00u), x[2], d0);
+        d1 = fmaf(masked_value(lo, 0xF000u), x[3], d1);
+        d0 = fmaf(masked_value(lo, 0xF0000u), x[4], d0);
+        d1 = fmaf(masked_value(hi, 0xF00u), x[5], d1);
+        d0 = fmaf(masked_value(hi, 0xF000u), x[6], d0);
+        d1 = fmaf(masked_value(hi, 0xF0000u), x[7], d1);
+      } else {
+        const uint32_t hi = lo >> 16;
+        d0 = masked_value(lo, 0xFFu) * x[0];
+        d1 = masked_value(lo, 0xFF00u) * x[1];
+        d0 = fmaf(masked_value(hi, 0xFFu), x[2], d0);
+        d1 = fmaf(masked_value(hi, 0xFF00u), x[3], d1);
+      }
+      dots[r] += d0 + d1;
     }
   }
-  return (d0 + d1) + (d2 + d3);
 }
 
 template <class ScaleT>
@@ -155,18 +167,55 @@ __device__ __forceinline__ float to_float(ScaleT v) {
 constexpr int kUnroll = 4;
 constexpr int kSliceUnits = 128;  // 4096 inputs
 
+// Up to kMaxJobMatrices layers of the same input in one launch (q/k/v, gate/up): a small layer
+// alone cannot keep the GPU's memory busy. They share cols, format and scale type; warps are
+// dealt out over the layers' row pairs in order.
+constexpr int kMaxJobMatrices = 3;
+
+struct MatvecJob {
+  PackedMatrix m[kMaxJobMatrices];
+  float* y[kMaxJobMatrices];
+  int64_t first_pair[kMaxJobMatrices + 1];  // prefix sums of each layer's row pairs
+  int count = 0;
+};
+
+// The fields of the layer holding row pair `pair`, in registers (kernel parameters indexed at run
+// time would be copied to local memory).
+struct MatvecTarget {
+  const std::byte* weight;
+  const std::byte* scales;
+  const std::byte* biases;
+  size_t weight_stride, scale_stride;
+  int64_t rows, first_pair;
+  float* y;
+};
+
+__device__ __forceinline__ MatvecTarget target_of(const MatvecJob& job, int64_t pair) {
+  MatvecTarget t{};
+#pragma unroll
+  for (int k = 0; k < kMaxJobMatrices; ++k)
+    if (k < job.count && pair >= job.first_pair[k]) {
+      t.weight = job.m[k].weight, t.scales = job.m[k].scales, t.biases = job.m[k].biases;
+      t.weight_stride = job.m[k].weight_stride, t.scale_stride = job.m[k].scale_stride;
+      t.rows = job.m[k].rows, t.first_pair = job.first_pair[k], t.y = job.y[k];
+    }
+  return t;
+}
+
 template <int Bits, class ScaleT>
-__global__ void __launch_bounds__(kThreads) matvec_fast_kernel(PackedMatrix w, const float* __restrict__ x,
-                                                               float* __restrict__ y) {
+__global__ void __launch_bounds__(kThreads) matvec_fast_kernel(MatvecJob job, const float* __restrict__ x) {
   extern __shared__ float xs[];  // [padded slice] pre-scaled x, then [slice units] plain sums
-  const int all_units = int(w.cols >> 5);
+  const PackedMatrix& shape = job.m[0];
+  const int all_units = int(shape.cols >> 5);
   const int unit_begin = int(blockIdx.y) * kSliceUnits;
   const int units = min(kSliceUnits, all_units - unit_begin);
   const int lane = threadIdx.x & 31;
-  const int warps = int(blockDim.x >> 5) * gridDim.x;
-  const int group_shift = __ffs(w.group_size) - 1;
-  y += int64_t(blockIdx.y) * w.rows;
-  int64_t r0 = (int64_t(blockIdx.x) * (blockDim.x >> 5) + (threadIdx.x >> 5)) * kRowsPerWarp;
+  const int64_t warps = int64_t(blockDim.x >> 5) * gridDim.x;
+  const int group_shift = __ffs(shape.group_size) - 1;
+  const int64_t pairs = job.first_pair[job.count];
+  int64_t pair = int64_t(blockIdx.x) * (blockDim.x >> 5) + (threadIdx.x >> 5);
+  MatvecTarget t = target_of(job, pair);
+  int64_t r0 = (pair - t.first_pair) * kRowsPerWarp;
 
   uint32_t words[kUnroll][kRowsPerWarp][Bits];
   ScaleT scales[kUnroll][kRowsPerWarp], biases[kUnroll][kRowsPerWarp];
@@ -177,14 +226,14 @@ __global__ void __launch_bounds__(kThreads) matvec_fast_kernel(PackedMatrix w, c
       const int g = ((unit_begin + u) << 5) >> group_shift;
 #pragma unroll
       for (int r = 0; r < kRowsPerWarp; ++r)
-        if (u < units && r0 + r < w.rows) {
-          load_unit<Bits>(w.weight_row(r0 + r), unit_begin + u, words[i][r]);
-          scales[i][r] = __ldg(reinterpret_cast<const ScaleT*>(w.scale_row(r0 + r)) + g);
-          biases[i][r] = __ldg(reinterpret_cast<const ScaleT*>(w.bias_row(r0 + r)) + g);
+        if (u < units && r0 + r < t.rows) {
+          load_unit<Bits>(t.weight + size_t(r0 + r) * t.weight_stride, unit_begin + u, words[i][r]);
+          scales[i][r] = __ldg(reinterpret_cast<const ScaleT*>(t.scales + size_t(r0 + r) * t.scale_stride) + g);
+          biases[i][r] = __ldg(reinterpret_cast<const ScaleT*>(t.biases + size_t(r0 + r) * t.scale_stride) + g);
         }
     }
   };
-  if (r0 < w.rows) load_batch(lane);  // in flight while x is staged
+  if (pair < pairs) load_batch(lane);  // in flight while x is staged
 
   const int cols = units << 5;
   float* unit_sums = xs + padded(cols);
@@ -208,39 +257,36 @@ __global__ void __launch_bounds__(kThreads) matvec_fast_kernel(PackedMatrix w, c
   }
   __syncthreads();
 
-  while (r0 < w.rows) {
+  while (pair < pairs) {
     float acc[kRowsPerWarp] = {};
     for (int u0 = lane; u0 < units; u0 += 32 * kUnroll) {
 #pragma unroll
       for (int i = 0; i < kUnroll; ++i) {
         const int u = u0 + 32 * i;
         if (u >= units) break;
-        float xv[32];
-        const float4* xp = reinterpret_cast<const float4*>(xs + padded(u << 5));
-#pragma unroll
-        for (int k = 0; k < 8; ++k) {
-          const float4 t = xp[k];
-          xv[4 * k] = t.x, xv[4 * k + 1] = t.y, xv[4 * k + 2] = t.z, xv[4 * k + 3] = t.w;
-        }
+        float dots[kRowsPerWarp];
+        fast_unit_dots<Bits, kRowsPerWarp>(words[i], xs + padded(u << 5), dots);
         const float xsum = unit_sums[u];
 #pragma unroll
-        for (int r = 0; r < kRowsPerWarp; ++r) {
-          if (r0 + r >= w.rows) break;
-          const float dot = fast_unit_dot<Bits>(words[i][r], xv);
-          acc[r] = fmaf(to_float(scales[i][r]), dot, fmaf(to_float(biases[i][r]), xsum, acc[r]));
-        }
+        for (int r = 0; r < kRowsPerWarp; ++r)
+          acc[r] = fmaf(to_float(scales[i][r]), dots[r], fmaf(to_float(biases[i][r]), xsum, acc[r]));
       }
       if (u0 + 32 * kUnroll < units) load_batch(u0 + 32 * kUnroll);
     }
+    float* y = t.y + int64_t(blockIdx.y) * t.rows;
 #pragma unroll
     for (int r = 0; r < kRowsPerWarp; ++r) {
       float v = acc[r];
 #pragma unroll
       for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
-      if (lane == 0 && r0 + r < w.rows) y[r0 + r] = v;
+      if (lane == 0 && r0 + r < t.rows) y[r0 + r] = v;
     }
-    r0 += int64_t(warps) * kRowsPerWarp;
-    if (r0 < w.rows) load_batch(lane);
+    pair += warps;
+    if (pair < pairs) {
+      t = target_of(job, pair);
+      r0 = (pair - t.first_pair) * kRowsPerWarp;
+      load_batch(lane);
+    }
   }
 }
 
@@ -262,43 +308,62 @@ int multiprocessors() {
   return count;
 }
 
+// One launch over `layers` (same x, cols and format); a layer wider than one slice goes alone.
 template <int Bits, class ScaleT>
-void launch_matvec_fast(const PackedMatrix& w, const float* x, int64_t x_rows, float* y, float* scratch,
-                        cudaStream_t stream) {
+void launch_matvec_fast(std::span<const PackedMatrix* const> layers, const float* x, int64_t x_rows,
+                        std::span<float* const> ys, float* scratch, cudaStream_t stream) {
   static const bool configured = [] {
     cudaFuncSetAttribute(matvec_fast_kernel<Bits, ScaleT>, cudaFuncAttributeMaxDynamicSharedMemorySize, 160 * 1024);
     return true;
   }();
   (void)configured;
-  const int units = int(w.cols >> 5);
+  const PackedMatrix& shape = *layers[0];
+  const int units = int(shape.cols >> 5);
   const int slices = (units + kSliceUnits - 1) / kSliceUnits;
   const int slice_cols = std::min(units, kSliceUnits) * 32;
   const size_t smem = size_t(slice_cols + (slice_cols >> 5) * 4 + (slice_cols >> 5)) * sizeof(float);
-  // a warp per kRowsPerWarp rows; blocks of 4 warps when that leaves SMs idle
-  const int64_t warps_needed = (w.rows + kRowsPerWarp - 1) / kRowsPerWarp * slices;
-  const int threads = warps_needed >= int64_t(multiprocessors()) * 16 ? kThreads : 128;
-  const int64_t rows_per_block = (threads / 32) * kRowsPerWarp;
-  const int blocks = int(std::min<int64_t>((w.rows + rows_per_block - 1) / rows_per_block, int64_t(multiprocessors()) * 16));
-  for (int64_t r = 0; r < x_rows; ++r) {
-    float* out = slices > 1 ? scratch : y + r * w.rows;
-    matvec_fast_kernel<Bits, ScaleT><<<dim3(blocks, slices), threads, smem, stream>>>(w, x + r * w.cols, out);
-    if (slices > 1)
-      reduce_slices_kernel<<<unsigned((w.rows + 255) / 256), 256, 0, stream>>>(scratch, w.rows, slices, y + r * w.rows);
+  MatvecJob job;
+  job.count = int(layers.size());
+  job.first_pair[0] = 0;
+  for (int i = 0; i < job.count; ++i) {
+    job.m[i] = *layers[i];
+    job.first_pair[i + 1] = job.first_pair[i] + (layers[i]->rows + kRowsPerWarp - 1) / kRowsPerWarp;
   }
+  const int64_t pairs = job.first_pair[job.count];
+  // a warp per row pair; blocks of 4 warps when that leaves SMs idle
+  const int threads = pairs * slices >= int64_t(multiprocessors()) * 16 ? kThreads : 128;
+  const int64_t pairs_per_block = threads / 32;
+  const int blocks =
+      int(std::min<int64_t>((pairs + pairs_per_block - 1) / pairs_per_block, int64_t(multiprocessors()) * 16));
+  for (int64_t r = 0; r < x_rows; ++r) {
+    for (int i = 0; i < job.count; ++i) job.y[i] = slices > 1 ? scratch : ys[i] + r * layers[i]->rows;
+    matvec_fast_kernel<Bits, ScaleT><<<dim3(blocks, slices), threads, smem, stream>>>(job, x + r * shape.cols);
+    if (slices > 1)
+      reduce_slices_kernel<<<unsigned((shape.rows + 255) / 256), 256, 0, stream>>>(scratch, shape.rows, slices,
+                                                                                 ys[0] + r * shape.rows);
+  }
+}
+
+// Calls fn.template operator()<Bits, ScaleT>() for a layer of the fast path.
+template <class Fn>
+void dispatch_fast(const PackedMatrix& w, Fn&& fn) {
+  auto go = [&]<class ScaleT>() {
+    if (w.bits == 4) fn.template operator()<4, ScaleT>();
+    else fn.template operator()<8, ScaleT>();
+  };
+  if (w.scale_format == ScaleFormat::bf16) go.template operator()<__nv_bfloat16>();
+  else if (w.scale_format == ScaleFormat::f16) go.template operator()<__half>();
+  else go.template operator()<float>();
 }
 
 bool fast_path(const PackedMatrix& w, const float* x, int64_t x_rows, float* y, float* scratch, cudaStream_t stream) {
   if (!has_fast_matvec(w)) return false;
-  auto go = [&]<class ScaleT>() {
-    if (w.bits == 4) launch_matvec_fast<4, ScaleT>(w, x, x_rows, y, scratch, stream);
-    else launch_matvec_fast<8, ScaleT>(w, x, x_rows, y, scratch, stream);
-  };
-  switch (w.scale_format) {
-    case ScaleFormat::bf16: go.template operator()<__nv_bfloat16>(); return true;
-    case ScaleFormat::f16: go.template operator()<__half>(); return true;
-    case ScaleFormat::f32: go.template operator()<float>(); return true;
-    default: return false;
-  }
+  const PackedMatrix* layers[] = {&w};
+  float* ys[] = {y};
+  dispatch_fast(w, [&]<int Bits, class ScaleT>() {
+    launch_matvec_fast<Bits, ScaleT>(layers, x, x_rows, ys, scratch, stream);
+  });
+  return true;
 }
 
 template <int Bits, WeightFormat Format>
@@ -410,6 +475,24 @@ bool has_fast_matvec(const PackedMatrix& w) {
   return w.format == WeightFormat::affine && (w.bits == 4 || w.bits == 8) && w.group_size >= 32 &&
          (w.scale_format == ScaleFormat::bf16 || w.scale_format == ScaleFormat::f16 ||
           w.scale_format == ScaleFormat::f32);
+}
+
+bool can_share_matvec(std::span<const PackedMatrix* const> layers) {
+  if (layers.empty() || layers.size() > size_t(kMaxJobMatrices)) return false;
+  const PackedMatrix& a = *layers[0];
+  if (!has_fast_matvec(a) || (a.cols >> 5) > kSliceUnits) return false;
+  for (const PackedMatrix* b : layers)
+    if (b->cols != a.cols || b->bits != a.bits || b->group_size != a.group_size ||
+        b->scale_format != a.scale_format || b->format != a.format)
+      return false;
+  return true;
+}
+
+void shared_matvec(std::span<const PackedMatrix* const> layers, const float* x, std::span<float* const> ys,
+                   cudaStream_t stream) {
+  dispatch_fast(*layers[0], [&]<int Bits, class ScaleT>() {
+    launch_matvec_fast<Bits, ScaleT>(layers, x, 1, ys, nullptr, stream);
+  });
 }
 
 int64_t matvec_scratch_floats(const PackedMatrix& w) {

@@ -80,6 +80,16 @@ class Backend {
   virtual void read_rows(const Tensor& src, int64_t first_row, int64_t rows, float* host) = 0;
   virtual void copy_rows(const Tensor& src, int64_t src_row, Tensor& dst, int64_t dst_row, int64_t rows) = 0;
   virtual void synchronize() = 0;
+  // The index of the largest value of a one-row tensor (the first of equal ones): greedy
+  // sampling without copying the logits out.
+  virtual int32_t argmax(const Tensor& row) {
+    std::vector<float> host(size_t(row.cols));
+    read_rows(row, 0, 1, host.data());
+    int32_t best = 0;
+    for (int32_t i = 1; i < int32_t(host.size()); ++i)
+      if (host[size_t(i)] > host[size_t(best)]) best = i;
+    return best;
+  }
   // Frees the scratch memory the calling thread holds for this kind of backend (call it on the
   // thread that ran the ops, when unloading).
   virtual void release_thread_scratch() {}

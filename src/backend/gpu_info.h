@@ -19,6 +19,9 @@ struct GpuInfo {
 bool built_with_cuda();
 std::vector<GpuInfo> list_gpus();
 
+// Free memory on GPU `device` now (cudaMemGetInfo); 0 without CUDA.
+uint64_t gpu_free_memory(int device);
+
 // GPU `device`'s memory bandwidth in GB/s, bytes read plus bytes written, from the best of a few
 // device-to-device copies of `bytes`; 0 without CUDA.
 double measure_gpu_copy_bandwidth(int device, size_t bytes);

@@ -5,6 +5,7 @@ namespace salut::backend {
 bool built_with_cuda() { return false; }
 std::vector<GpuInfo> list_gpus() { return {}; }
 double measure_gpu_copy_bandwidth(int, size_t) { return 0; }
+uint64_t gpu_free_memory(int) { return 0; }
 
 }  // namespace salut::backend
 

@@ -21,6 +21,7 @@
 #include "core/error.h"
 #include "engine/generator.h"
 #include "engine/sampler.h"
+#include "model/kv_cache.h"
 #include "model/transformer.h"
 #include "weights/weight_store.h"
 
@@ -68,7 +69,14 @@ void add_bench_command(CLI::App& app) {
   cmd->callback([args] {
     const auto folder = model_folder(args->model);
 
-    auto on_device = engine::load_on_device(folder, backend::parse_device(args->device), args->threads,
+    // GPU memory: free before anything of the model exists (the CUDA context already made), after
+    // the weights and the KV cache, after the runs (scratch), and after unloading.
+    const backend::DeviceChoice choice = backend::parse_device(args->device);
+    const backend::Placement wanted = backend::place(choice);
+    auto gpu_free = [&] { return wanted.cuda ? backend::gpu_free_memory(wanted.index) : 0; };
+    const uint64_t free_before = gpu_free();
+
+    auto on_device = engine::load_on_device(folder, choice, args->threads,
                                             args->prompt + args->tokens + 1);
     backend::Backend* backend = on_device.backend.get();
     model::Transformer& model = *on_device.model;
@@ -82,7 +90,14 @@ void add_bench_command(CLI::App& app) {
     std::vector<int32_t> prompt(size_t(args->prompt));
     for (auto& t : prompt) t = token(rng);
 
-    engine::Generator generator(model, *backend, args->prompt + args->tokens + 1);
+    auto owned_generator = std::make_unique<engine::Generator>(model, *backend, args->prompt + args->tokens + 1);
+    engine::Generator& generator = *owned_generator;
+    backend->synchronize();
+    const uint64_t free_loaded = gpu_free();
+    const auto& config = model.config();
+    const uint64_t kv_bytes = uint64_t(model::KvCache::bytes_for(int(config.num_hidden_layers),
+                                                                  config.num_key_value_heads * config.head_dim,
+                                                                  args->prompt + args->tokens + 1, backend->kv_value_bytes()));
     engine::SamplingParams greedy;
     greedy.temperature = 0;
     auto run = [&](std::span<const int32_t> p, int64_t tokens) {
@@ -103,6 +118,16 @@ void add_bench_command(CLI::App& app) {
       return v[v.size() / 2];
     };
     const double prefill = median(&Result::prefill_tps), decode = median(&Result::decode_tps);
+    const uint64_t free_after_runs = gpu_free();
+    const std::string backend_name = backend->name();
+    const int kv_value_bytes = backend->kv_value_bytes();
+    const weights::ModelConfig c = model.config();
+    const uint64_t weight_bytes = model.weight_bytes();
+    // Unload, as the server does, and see what the GPU gets back.
+    owned_generator.reset();
+    on_device.model.reset();
+    on_device.backend.reset();
+    const uint64_t free_unloaded = gpu_free();
     // The reference: this machine's memory, or the GPU's (a device-to-device copy), now.
     backend::cpu::MemoryBandwidth bw;
     const bool on_gpu = on_device.placement.cuda;
@@ -115,15 +140,14 @@ void add_bench_command(CLI::App& app) {
     }
     // Each decode step also reads the KV cache up to its position (keys and values in the
     // backend's element type): on average prompt + tokens / 2 positions.
-    const auto& c = model.config();
     const uint64_t kv_bytes_per_position =
-        uint64_t(c.num_hidden_layers * c.num_key_value_heads * c.head_dim) * 2 * uint64_t(backend->kv_value_bytes());
+        uint64_t(c.num_hidden_layers * c.num_key_value_heads * c.head_dim) * 2 * uint64_t(kv_value_bytes);
     const uint64_t kv_bytes_per_token = kv_bytes_per_position * uint64_t(args->prompt + args->tokens / 2);
     const double achieved = double(bytes_per_token + kv_bytes_per_token) * decode / 1e9;
 
     nlohmann::json out = {
         {"model", args->model},
-        {"backend", backend->name()},
+        {"backend", backend_name},
         {"threads", bw.threads},
         {"cpu", cpu_model()},
         {"device", on_device.placement.name},
@@ -140,13 +164,22 @@ void add_bench_command(CLI::App& app) {
         {"fraction_of_copy_bandwidth", achieved / bw.copy_gb_s},
         {"fraction_of_read_bandwidth", achieved / bw.read_gb_s},
     };
+    if (on_gpu) {
+      const auto used = [&](uint64_t free_now) { return int64_t(free_before) - int64_t(free_now); };
+      out["gpu_memory"] = {{"weights_bytes", weight_bytes},
+                           {"kv_cache_bytes", kv_bytes},
+                           {"used_after_load_bytes", used(free_loaded)},
+                           {"used_after_runs_bytes", used(free_after_runs)},
+                           {"used_after_unload_bytes", used(free_unloaded)},
+                           {"after_load_over_weights_and_kv", double(used(free_loaded)) / double(weight_bytes + kv_bytes)}};
+    }
     if (args->json) {
       fmt::print("{}\n", out.dump(2));
       return;
     }
     fmt::print("model          {}\n", args->model);
-    if (on_gpu) fmt::print("backend        {}\n", backend->name());
-    else fmt::print("backend        {} on {}\n", backend->name(), cpu_model());
+    if (on_gpu) fmt::print("backend        {}\n", backend_name);
+    else fmt::print("backend        {} on {}\n", backend_name, cpu_model());
     fmt::print("prefill        {:8.1f} tok/s   ({} tokens)\n", prefill, args->prompt);
     fmt::print("decode         {:8.2f} tok/s   ({} tokens, batch 1)\n", decode, args->tokens);
     fmt::print("reads/token    {:8.1f} MB      (weights {:.1f} MB + KV cache {:.1f} MB on average)\n",
@@ -155,6 +188,14 @@ void add_bench_command(CLI::App& app) {
     fmt::print("decode reads   {:8.2f} GB/s\n", achieved);
     fmt::print("memory copy    {:8.2f} GB/s   (read + write{}; decode reaches {:.0f}%)\n", bw.copy_gb_s,
                on_gpu ? ", device to device" : "", 100 * achieved / bw.copy_gb_s);
+    if (on_gpu)
+      fmt::print("GPU memory     {:8.1f} MB after load = {:.3f} x (weights {:.1f} MB + KV cache {:.1f} MB); {:.1f} MB "
+                 "after the runs; {:.1f} MB after unloading\n",
+                 double(int64_t(free_before) - int64_t(free_loaded)) / 1e6,
+                 double(int64_t(free_before) - int64_t(free_loaded)) / double(weight_bytes + kv_bytes),
+                 double(weight_bytes) / 1e6, double(kv_bytes) / 1e6,
+                 double(int64_t(free_before) - int64_t(free_after_runs)) / 1e6,
+                 double(int64_t(free_before) - int64_t(free_unloaded)) / 1e6);
     if (!on_gpu) fmt::print("memory read    {:8.2f} GB/s   (decode reaches {:.0f}%)\n", bw.read_gb_s, 100 * achieved / bw.read_gb_s);
   });
 }

@@ -40,7 +40,7 @@ bool Generator::step(std::span<const int32_t> tokens, const Heartbeat& heartbeat
     if (done == tokens.size()) {
       backend_.copy_rows(hidden, static_cast<int64_t>(n) - 1, last_, 0, 1);
       model_.head(last_, logits_);
-      backend_.read_rows(logits_, 0, 1, host_logits_.data());
+      logits_on_host_ = false;
     }
   }
   return true;
@@ -62,6 +62,7 @@ GenerationStats Generator::generate(std::span<const int32_t> prompt, Sampler& sa
   std::vector<int32_t> history(prompt.begin(), prompt.end());
   auto start = Clock::now();
   const bool prefilled = step(prompt, heartbeat);
+  backend_.synchronize();  // a GPU may still be working on it: the prefill's time is all of it
   stats.prefill_seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (!prefilled) {
     stats.cancelled = true;
@@ -70,8 +71,14 @@ GenerationStats Generator::generate(std::span<const int32_t> prompt, Sampler& sa
 
   start = Clock::now();
   for (int64_t i = 0; i < max_tokens; ++i) {
-    if (mask) mask(host_logits_);
-    const int32_t token = sampler.sample(host_logits_, history);
+    int32_t token;
+    if (!mask && sampler.is_argmax()) {
+      token = backend_.argmax(logits_);  // only the token comes back
+    } else {
+      last_logits();
+      if (mask) mask(host_logits_);
+      token = sampler.sample(host_logits_, history);
+    }
     history.push_back(token);
     if (std::find(stop_tokens.begin(), stop_tokens.end(), token) != stop_tokens.end()) {
       stats.stopped_by_eos = true;
@@ -84,6 +91,14 @@ GenerationStats Generator::generate(std::span<const int32_t> prompt, Sampler& sa
   }
   stats.decode_seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return stats;
+}
+
+std::span<const float> Generator::last_logits() {
+  if (!logits_on_host_) {
+    backend_.read_rows(logits_, 0, 1, host_logits_.data());
+    logits_on_host_ = true;
+  }
+  return host_logits_;
 }
 
 std::vector<float> Generator::logits_for(std::span<const int32_t> tokens) {

@@ -45,7 +45,8 @@ class Generator {
 
   // The last step's logits after the sampler's processors (valid inside a TokenSink call):
   // what OpenAI's logprobs describe.
-  std::span<const float> last_logits() const { return host_logits_; }
+  // The logits of the last step (copied from the backend on first use).
+  std::span<const float> last_logits();
   int64_t context() const { return cache_->max_tokens(); }
 
   // Logits at every position of `tokens` from a fresh cache: [tokens.size() × vocab], row-major.
@@ -62,6 +63,7 @@ class Generator {
   std::unique_ptr<model::KvCache> cache_;
   backend::Tensor hidden_, last_, logits_;
   std::vector<float> host_logits_;
+  bool logits_on_host_ = false;  // host_logits_ holds the last step's logits
 };
 
 }  // namespace salut::engine

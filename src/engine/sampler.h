@@ -47,6 +47,12 @@ class Sampler {
   std::span<float> filtered_logprobs(std::span<float> logits, std::span<const int32_t> history);
 
   const SamplingParams& params() const { return params_; }
+  // Whether a draw is the plain argmax of the logits (temperature 0, no processors): then a
+  // backend can pick the token where the logits are, without copying them out.
+  bool is_argmax() const {
+    return params_.temperature == 0 && params_.repetition_penalty == 1 && params_.presence_penalty == 0 &&
+           params_.frequency_penalty == 0 && params_.logit_bias.empty();
+  }
 
  private:
   void apply_processors(std::span<float> logits, std::span<const int32_t> history) const;

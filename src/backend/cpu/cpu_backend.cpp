@@ -61,6 +61,9 @@ class CpuBackend final : public Backend {
                 static_cast<size_t>(rows * src.cols) * sizeof(float));
   }
   void synchronize() override {}
+  int32_t argmax(const Tensor& row) override {
+    return int32_t(std::max_element(row.data, row.data + row.cols) - row.data);
+  }
   void release_thread_scratch() override { cpu::release_thread_scratch(); }
 
   LinearWeights load_linear(const weights::LinearView& view) override {

@@ -123,6 +123,8 @@ class CudaBackend final : public Backend {
     position_ = std::make_unique<DeviceBuffer>(sizeof(int64_t));
     check(cudaMallocHost(&ids_host_, kMaxIds * sizeof(int32_t)), "cudaMallocHost");
     ids_device_ = std::make_unique<DeviceBuffer>(kMaxIds * sizeof(int32_t));
+    token_device_ = std::make_unique<DeviceBuffer>(sizeof(int32_t));
+    check(cudaMallocHost(&token_host_, sizeof(int32_t)), "cudaMallocHost");
     check(cudaEventCreateWithFlags(&ids_copied_, cudaEventDisableTiming), "cudaEventCreate");
     uploader_ = std::make_unique<Uploader>(copy_stream_);
   }
@@ -133,6 +135,7 @@ class CudaBackend final : public Backend {
     uploader_.reset();
     cublasDestroy(cublas_);
     cudaFreeHost(ids_host_);
+    cudaFreeHost(token_host_);
     cudaEventDestroy(ids_copied_);
     cudaStreamDestroy(copy_stream_);
     cudaStreamDestroy(stream_);
@@ -228,6 +231,14 @@ class CudaBackend final : public Backend {
           "cudaMemcpyAsync");
   }
   void synchronize() override { check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize"); }
+
+  int32_t argmax(const Tensor& row) override {
+    cuda::argmax(row.data, row.cols, static_cast<int32_t*>(token_device_->data), stream_);
+    check(cudaMemcpyAsync(token_host_, token_device_->data, sizeof(int32_t), cudaMemcpyDeviceToHost, stream_),
+          "cudaMemcpyAsync");
+    synchronize();
+    return *token_host_;
+  }
 
   LinearWeights load_linear(const weights::LinearView& view) override {
     const PackedMatrix host = pack_view(view, 0, view.out_features);
@@ -445,7 +456,8 @@ class CudaBackend final : public Backend {
   std::unique_ptr<DeviceBuffer> position_;
   int64_t position_value_ = -1;
   int32_t* ids_host_ = nullptr;
-  std::unique_ptr<DeviceBuffer> ids_device_;
+  std::unique_ptr<DeviceBuffer> ids_device_, token_device_;
+  int32_t* token_host_ = nullptr;
   cudaEvent_t ids_copied_ = nullptr;
   std::unique_ptr<DeviceBuffer> weight_scratch_, matvec_scratch_, attention_scratch_, inv_freq_;
   std::vector<float> inv_freq_host_;

@@ -89,12 +89,40 @@ __global__ void gather_kernel(const float* __restrict__ table, int64_t cols, con
   if (i < count * cols) out[i] = table[int64_t(ids[i / cols]) * cols + i % cols];
 }
 
+// One block: each thread keeps the first largest of its stride, then the block keeps the largest,
+// the lowest index among equals (as std::max_element on the host).
+__global__ void argmax_kernel(const float* __restrict__ x, int64_t n, int32_t* out) {
+  float best = -INFINITY;
+  int64_t index = n;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x)
+    if (x[i] > best || (index == n && x[i] == best)) best = x[i], index = i;
+  __shared__ float values[1024];
+  __shared__ int64_t indices[1024];
+  values[threadIdx.x] = best;
+  indices[threadIdx.x] = index;
+  __syncthreads();
+  for (int half = blockDim.x / 2; half > 0; half >>= 1) {
+    if (threadIdx.x < half) {
+      const float v = values[threadIdx.x + half];
+      const int64_t j = indices[threadIdx.x + half];
+      if (v > values[threadIdx.x] || (v == values[threadIdx.x] && j < indices[threadIdx.x]))
+        values[threadIdx.x] = v, indices[threadIdx.x] = j;
+    }
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) *out = int32_t(indices[0] < n ? indices[0] : 0);
+}
+
 __global__ void set_value_kernel(int64_t* target, int64_t value) { *target = value; }
 
 }  // namespace
 
 void gather_rows(const float* table, int64_t cols, const int32_t* ids, int64_t count, float* out, cudaStream_t stream) {
   if (count > 0) gather_kernel<<<blocks_for(count * cols), kThreads, 0, stream>>>(table, cols, ids, count, out);
+}
+
+void argmax(const float* x, int64_t n, int32_t* out, cudaStream_t stream) {
+  argmax_kernel<<<1, 1024, 0, stream>>>(x, n, out);
 }
 
 void set_value(int64_t* target, int64_t value, cudaStream_t stream) { set_value_kernel<<<1, 1, 0, stream>>>(target, value); }

@@ -29,6 +29,15 @@ std::vector<GpuInfo> list_gpus() {
   return gpus;
 }
 
+uint64_t gpu_free_memory(int device) {
+  size_t free_bytes = 0, total_bytes = 0;
+  if (cudaSetDevice(device) != cudaSuccess || cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return free_bytes;
+}
+
 double measure_gpu_copy_bandwidth(int device, size_t bytes) {
   if (cudaSetDevice(device) != cudaSuccess) return 0;
   void *a = nullptr, *b = nullptr;

@@ -37,6 +37,8 @@ void dequantize_rows(const PackedMatrix& w, const int32_t* ids, int64_t count, f
 
 // Rows ids[i] of an f32 table [*, cols] into out [count, cols] (dense embeddings).
 void gather_rows(const float* table, int64_t cols, const int32_t* ids, int64_t count, float* out, cudaStream_t stream);
+// *out = the index of x's largest value (the first of equals).
+void argmax(const float* x, int64_t n, int32_t* out, cudaStream_t stream);
 // *target = value, in stream order.
 void set_value(int64_t* target, int64_t value, cudaStream_t stream);
 

@@ -38,6 +38,10 @@ struct LinearWeights {
   explicit operator bool() const { return impl != nullptr; }
 };
 
+// A norm weight or bias as the f32 values a backend keeps; throws salut::Error (not_a_model)
+// naming the tensor unless it holds floats.
+std::vector<float> float_values(const weights::TensorView& view);
+
 // A small per-feature vector (norm weight, bias), kept as f32.
 struct VectorWeights {
   int64_t size = 0;

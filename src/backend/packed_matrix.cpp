@@ -1,5 +1,9 @@
 #include "backend/packed_matrix.h"
 
+#include <fmt/format.h>
+
+#include "backend/backend.h"
+#include "core/error.h"
 #include "weights/quantization.h"
 
 namespace salut::backend {
@@ -51,6 +55,16 @@ PackedMatrix pack_view(const weights::LinearView& v, int64_t first_row, int64_t 
       break;
   }
   return m;
+}
+
+std::vector<float> float_values(const weights::TensorView& view) {
+  if (!weights::is_float(view.dtype))
+    throw Error(Errc::not_a_model, fmt::format("tensor {} has dtype {}, expected a float type", view.name,
+                                               weights::name(view.dtype)));
+  std::vector<float> values(size_t(view.numel()));
+  const size_t item = weights::item_size(view.dtype);
+  for (int64_t i = 0; i < view.numel(); ++i) values[size_t(i)] = weights::load_float(view.dtype, view.data + i * item);
+  return values;
 }
 
 }  // namespace salut::backend

@@ -68,33 +68,19 @@ class CpuBackend final : public Backend {
 
   LinearWeights load_linear(const weights::LinearView& view) override {
     auto impl = std::make_shared<CpuLinear>(CpuLinear::from_view(view));
-    LinearWeights w;
-    w.out_features = view.out_features;
-    w.in_features = view.in_features;
-    w.impl = impl;
-    return w;
+    return LinearWeights{view.out_features, view.in_features, impl};
   }
 
   VectorWeights load_vector(const weights::TensorView& view) override {
-    auto values = std::make_shared<std::vector<float>>(view.numel());
-    if (!weights::is_float(view.dtype))
-      throw Error(Errc::not_a_model, fmt::format("tensor {} has dtype {}, expected a float type", view.name,
-                                                 weights::name(view.dtype)));
-    const size_t item = weights::item_size(view.dtype);
-    for (int64_t i = 0; i < view.numel(); ++i) (*values)[i] = weights::load_float(view.dtype, view.data + i * item);
     VectorWeights w;
     w.size = view.numel();
-    w.impl = values;
+    w.impl = std::make_shared<std::vector<float>>(float_values(view));
     return w;
   }
 
   LinearWeights slice_rows(const LinearWeights& weights, int64_t first, int64_t count) override {
     auto impl = std::make_shared<CpuLinear>(linear_of(weights).rows(first, count));
-    LinearWeights w;
-    w.out_features = count;
-    w.in_features = weights.in_features;
-    w.impl = impl;
-    return w;
+    return LinearWeights{count, weights.in_features, impl};
   }
 
   void embed(const LinearWeights& table, std::span<const int32_t> ids, Tensor& out) override {

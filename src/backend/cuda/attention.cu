@@ -13,6 +13,7 @@
 #include <cfloat>
 
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/warp.cuh"
 
 namespace salut::backend::cuda {
 namespace {
@@ -96,14 +97,12 @@ __global__ void __launch_bounds__(kPrefillWarps * 32) prefill_kernel(
       const bool visible = key < first_position + warp_row + j + 1;
       const float sj = visible ? score[j] : -FLT_MAX;
       float tile_max = sj;
-#pragma unroll
-      for (int offset = 16; offset > 0; offset >>= 1) tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, offset));
+      tile_max = warp_max(tile_max);
       const float new_max = fmaxf(running_max[j], tile_max);
       const float correction = expf(running_max[j] - new_max);
       p[j] = visible ? expf(sj - new_max) : 0.0f;
       float p_sum = p[j];
-#pragma unroll
-      for (int offset = 16; offset > 0; offset >>= 1) p_sum += __shfl_xor_sync(0xffffffffu, p_sum, offset);
+      p_sum = warp_sum(p_sum);
       running_sum[j] = running_sum[j] * correction + p_sum;
       running_max[j] = new_max;
       for (int i = 0; i < dims_per_lane; ++i) acc[j][i] *= correction;
@@ -181,9 +180,7 @@ __global__ void __launch_bounds__(kDecodeThreads) decode_split_kernel(
       float* sc = scores + h * kDecodeChunk;
       float chunk_max = -FLT_MAX;
       for (int j = lane; j < n; j += 32) chunk_max = fmaxf(chunk_max, sc[j]);
-#pragma unroll
-      for (int offset = 16; offset > 0; offset >>= 1)
-        chunk_max = fmaxf(chunk_max, __shfl_xor_sync(0xffffffffu, chunk_max, offset));
+      chunk_max = warp_max(chunk_max);
       const float new_max = fmaxf(m[hi], chunk_max);
       const float correction = expf(m[hi] - new_max);
       float sum = 0;
@@ -192,8 +189,7 @@ __global__ void __launch_bounds__(kDecodeThreads) decode_split_kernel(
         sc[j] = e;
         sum += e;
       }
-#pragma unroll
-      for (int offset = 16; offset > 0; offset >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
+      sum = warp_sum(sum);
       __syncwarp();
       l[hi] = l[hi] * correction + sum;
       m[hi] = new_max;

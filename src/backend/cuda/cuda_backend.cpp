@@ -246,9 +246,7 @@ class CudaBackend final : public Backend {
     impl->matrix = host;
     if (!host.quantized()) {
       // Dense layers are kept as f32 (exact) for cuBLAS's f32 products.
-      std::vector<float> values(size_t(host.rows * host.cols));
-      const size_t item = weights::item_size(view.weight->dtype);
-      for (size_t i = 0; i < values.size(); ++i) values[i] = weights::load_float(view.weight->dtype, view.weight->data + i * item);
+      const std::vector<float> values = float_values(*view.weight);
       impl->weight = uploader_->upload(values.data(), values.size() * sizeof(float));
       impl->matrix.format = WeightFormat::f32;
       impl->matrix.bits = 32;
@@ -262,23 +260,14 @@ class CudaBackend final : public Backend {
     }
     impl->matrix.weight = static_cast<const std::byte*>(impl->weight->data);
     impl->matrix.weight_end = impl->matrix.weight + impl->weight->bytes;
-    check(cudaStreamSynchronize(copy_stream_), "cudaStreamSynchronize");  // host vectors above die here
-    LinearWeights w;
-    w.out_features = view.out_features;
-    w.in_features = view.in_features;
-    w.impl = impl;
-    return w;
+    check(cudaStreamSynchronize(copy_stream_), "cudaStreamSynchronize");  // complete before any op reads it
+    return LinearWeights{view.out_features, view.in_features, impl};
   }
 
   VectorWeights load_vector(const weights::TensorView& view) override {
-    if (!weights::is_float(view.dtype))
-      throw Error(Errc::not_a_model, fmt::format("tensor {} has dtype {}, expected a float type", view.name,
-                                                 weights::name(view.dtype)));
-    std::vector<float> values(size_t(view.numel()));
-    const size_t item = weights::item_size(view.dtype);
-    for (int64_t i = 0; i < view.numel(); ++i) values[size_t(i)] = weights::load_float(view.dtype, view.data + i * item);
+    const std::vector<float> values = float_values(view);
     auto buffer = uploader_->upload(values.data(), values.size() * sizeof(float));
-    check(cudaStreamSynchronize(copy_stream_), "cudaStreamSynchronize");
+    check(cudaStreamSynchronize(copy_stream_), "cudaStreamSynchronize");  // complete before any op reads it
     VectorWeights w;
     w.size = view.numel();
     w.impl = buffer;
@@ -296,11 +285,7 @@ class CudaBackend final : public Backend {
     if (m.scales) m.scales = whole.matrix.scale_row(first);
     if (m.biases) m.biases = whole.matrix.bias_row(first);
     m.rows = count;
-    LinearWeights w;
-    w.out_features = count;
-    w.in_features = weights.in_features;
-    w.impl = impl;
-    return w;
+    return LinearWeights{count, weights.in_features, impl};
   }
 
   void embed(const LinearWeights& table, std::span<const int32_t> ids, Tensor& out) override {

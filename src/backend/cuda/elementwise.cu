@@ -4,6 +4,7 @@
 #include <cuda_bf16.h>
 
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/warp.cuh"
 
 namespace salut::backend::cuda {
 namespace {
@@ -14,15 +15,13 @@ int blocks_for(int64_t n) { return int((n + kThreads - 1) / kThreads); }
 
 __device__ float block_sum(float v) {
   __shared__ float partial[32];
-#pragma unroll
-  for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+  v = warp_sum(v);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   if (lane == 0) partial[warp] = v;
   __syncthreads();
   const int warps = (blockDim.x + 31) >> 5;
   v = lane < warps ? partial[lane] : 0.0f;
-#pragma unroll
-  for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+  v = warp_sum(v);
   __syncthreads();  // partial[] is reused by the next call
   return v;
 }

@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/warp.cuh"
 #include "backend/cuda/packed_decode.cuh"
 
 namespace salut::backend::cuda {
@@ -78,8 +79,7 @@ __global__ void __launch_bounds__(kThreads) matvec_kernel(PackedMatrix w, const 
 #pragma unroll
     for (int r = 0; r < kRowsPerWarp; ++r) {
       float v = acc[r];
-#pragma unroll
-      for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+      v = warp_sum(v);
       if (lane == 0 && r0 + r < w.rows) y[r0 + r] = v;
     }
   }
@@ -277,8 +277,7 @@ __global__ void __launch_bounds__(kThreads) matvec_fast_kernel(MatvecJob job, co
 #pragma unroll
     for (int r = 0; r < kRowsPerWarp; ++r) {
       float v = acc[r];
-#pragma unroll
-      for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+      v = warp_sum(v);
       if (lane == 0 && r0 + r < t.rows) y[r0 + r] = v;
     }
     pair += warps;

@@ -6,6 +6,7 @@
 // Activations are 2-D: [tokens, features], row-major. Every op is enqueued in order; only
 // read_rows() and synchronize() wait for the device.
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -89,10 +90,7 @@ class Backend {
   virtual int32_t argmax(const Tensor& row) {
     std::vector<float> host(size_t(row.cols));
     read_rows(row, 0, 1, host.data());
-    int32_t best = 0;
-    for (int32_t i = 1; i < int32_t(host.size()); ++i)
-      if (host[size_t(i)] > host[size_t(best)]) best = i;
-    return best;
+    return int32_t(std::max_element(host.begin(), host.end()) - host.begin());
   }
   // Frees the scratch memory the calling thread holds for this kind of backend (call it on the
   // thread that ran the ops, when unloading).

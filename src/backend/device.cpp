@@ -5,7 +5,6 @@
 #include <charconv>
 
 #include "backend/gpu_info.h"
-#include "core/env.h"
 #include "core/error.h"
 
 namespace salut::backend {
@@ -30,11 +29,6 @@ DeviceChoice parse_device(std::string_view spec) {
   throw Error(Errc::invalid_argument, fmt::format("unknown device '{}' (expected cpu, cuda, cuda:N or auto)", spec));
 }
 
-DeviceChoice device_from(const std::string& flag) {
-  if (!flag.empty()) return parse_device(flag);
-  return parse_device(env("SALUT_DEVICE").value_or(""));
-}
-
 Placement place(const DeviceChoice& choice) {
   Placement p;
   p.name = "cpu";
@@ -52,10 +46,13 @@ Placement place(const DeviceChoice& choice) {
     p.free_bytes = gpu.free_memory;
     return p;
   }
-  if (choice.kind == DeviceChoice::Kind::cuda)
-    p.why_not = gpus.empty() ? std::string("no CUDA GPU is available")
-                             : fmt::format("there is no CUDA GPU {} (this machine has {})", choice.index, gpus.size());
+  if (choice.kind == DeviceChoice::Kind::cuda) p.why_not = missing_gpu_reason(choice.index, gpus.size());
   return p;
+}
+
+std::string missing_gpu_reason(int index, size_t gpus) {
+  if (gpus == 0) return "no CUDA GPU is available";
+  return fmt::format("there is no CUDA GPU {} (this machine has {})", index, gpus);
 }
 
 std::unique_ptr<Backend> open_backend(const Placement& placement, int threads) {

@@ -18,8 +18,6 @@ struct DeviceChoice {
 
 // "", "auto", "cpu", "cuda", "cuda:N"; throws salut::Error (invalid_argument) naming the spelling.
 DeviceChoice parse_device(std::string_view spec);
-// The flag's value, else SALUT_DEVICE, else auto.
-DeviceChoice device_from(const std::string& flag);
 
 // Where a model would run: cuda:N when asked for (or auto) and such a GPU exists, else the CPU.
 // `why_not` says why a GPU that was asked for is not used ("no CUDA GPU is available").
@@ -31,6 +29,9 @@ struct Placement {
   std::string why_not;
 };
 Placement place(const DeviceChoice& choice);
+
+// Why GPU `index` cannot be used on a machine with `gpus` of them.
+std::string missing_gpu_reason(int index, size_t gpus);
 
 // The backend for a placement (the CPU with `threads` threads, or the GPU).
 std::unique_ptr<Backend> open_backend(const Placement& placement, int threads);

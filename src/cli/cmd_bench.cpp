@@ -16,10 +16,10 @@
 #include "backend/cpu/bandwidth.h"
 #include "backend/gpu_info.h"
 #include "cli/commands.h"
-#include "engine/model_loading.h"
 #include "cli/text_io.h"
 #include "core/error.h"
 #include "engine/generator.h"
+#include "engine/model_loading.h"
 #include "engine/sampler.h"
 #include "model/kv_cache.h"
 #include "model/transformer.h"
@@ -71,13 +71,11 @@ void add_bench_command(CLI::App& app) {
 
     // GPU memory: free before anything of the model exists (the CUDA context already made), after
     // the weights and the KV cache, after the runs (scratch), and after unloading.
-    const backend::DeviceChoice choice = backend::parse_device(args->device);
-    const backend::Placement wanted = backend::place(choice);
+    const backend::Placement wanted = backend::place(backend::parse_device(args->device));
     auto gpu_free = [&] { return wanted.cuda ? backend::gpu_free_memory(wanted.index) : 0; };
     const uint64_t free_before = gpu_free();
 
-    auto on_device = engine::load_on_device(folder, choice, args->threads,
-                                            args->prompt + args->tokens + 1);
+    auto on_device = engine::load_on_device(folder, wanted, args->threads, args->prompt + args->tokens + 1);
     backend::Backend* backend = on_device.backend.get();
     model::Transformer& model = *on_device.model;
     // Decode reads every weight once per token, except an untied embedding table (one row).
@@ -140,8 +138,8 @@ void add_bench_command(CLI::App& app) {
     }
     // Each decode step also reads the KV cache up to its position (keys and values in the
     // backend's element type): on average prompt + tokens / 2 positions.
-    const uint64_t kv_bytes_per_position =
-        uint64_t(c.num_hidden_layers * c.num_key_value_heads * c.head_dim) * 2 * uint64_t(kv_value_bytes);
+    const uint64_t kv_bytes_per_position = uint64_t(model::KvCache::bytes_for(
+        int(c.num_hidden_layers), c.num_key_value_heads * c.head_dim, 1, kv_value_bytes));
     const uint64_t kv_bytes_per_token = kv_bytes_per_position * uint64_t(args->prompt + args->tokens / 2);
     const double achieved = double(bytes_per_token + kv_bytes_per_token) * decode / 1e9;
 

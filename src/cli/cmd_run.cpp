@@ -4,9 +4,9 @@
 
 #include "backend/backend.h"
 #include "cli/commands.h"
-#include "engine/model_loading.h"
 #include "core/error.h"
 #include "engine/generator.h"
+#include "engine/model_loading.h"
 #include "engine/sampling_defaults.h"
 #include "model/transformer.h"
 #include "chat/chat_template.h"
@@ -67,7 +67,7 @@ void add_run_command(CLI::App& app) {
     }
     if (prompt.empty()) throw Error(Errc::invalid_argument, "the prompt is empty");
 
-    auto on_device = engine::load_on_device(folder, backend::parse_device(args->device), 0, args->context);
+    auto on_device = engine::load_on_device(folder, backend::place(backend::parse_device(args->device)), 0, args->context);
     backend::Backend* backend = on_device.backend.get();
     model::Transformer& model = *on_device.model;
     engine::Generator generator(model, *backend, args->context);

@@ -15,17 +15,20 @@ int64_t kv_cache_bytes(const weights::ModelConfig& config, int64_t context, bool
                                    context, cuda ? 2 : 4);
 }
 
-ModelOnDevice load_on_device(const fs::path& folder, const backend::DeviceChoice& choice, int threads,
-                             int64_t context) {
+uint64_t safetensors_bytes(const fs::path& folder) {
+  uint64_t bytes = 0;
+  for (const auto& entry : fs::directory_iterator(folder))
+    if (entry.path().extension() == ".safetensors") bytes += fs::file_size(entry.path());
+  return bytes;
+}
+
+ModelOnDevice load_on_device(const fs::path& folder, backend::Placement wanted, int threads, int64_t context) {
   ModelOnDevice loaded;
-  loaded.placement = backend::place(choice);
+  loaded.placement = std::move(wanted);
   backend::Placement& p = loaded.placement;
   if (p.cuda) {
-    uint64_t weight_bytes = 0;
-    for (const auto& entry : fs::directory_iterator(folder))
-      if (entry.path().extension() == ".safetensors") weight_bytes += fs::file_size(entry.path());
     const auto config = weights::ModelConfig::load(folder);
-    const uint64_t needed = weight_bytes + uint64_t(kv_cache_bytes(config, context, true));
+    const uint64_t needed = safetensors_bytes(folder) + uint64_t(kv_cache_bytes(config, context, true));
     // a margin for activations, scratch and the CUDA context
     if (needed + needed / 20 + (uint64_t(512) << 20) > p.free_bytes) {
       p.why_not = fmt::format("{} needs {} (weights and a {}-token KV cache) but {} has {} free", folder.filename().string(),

@@ -23,8 +23,11 @@ struct ModelOnDevice {
 
 // Bytes of the KV cache for `context` tokens of this model on that device.
 int64_t kv_cache_bytes(const weights::ModelConfig& config, int64_t context, bool cuda);
+// Bytes of a model folder's safetensors files: the weights a load brings into memory.
+uint64_t safetensors_bytes(const std::filesystem::path& folder);
 
-ModelOnDevice load_on_device(const std::filesystem::path& folder, const backend::DeviceChoice& choice, int threads,
+// `wanted`: backend::place() of the user's choice (it may fall back to the CPU here).
+ModelOnDevice load_on_device(const std::filesystem::path& folder, backend::Placement wanted, int threads,
                              int64_t context);
 
 }  // namespace salut::engine

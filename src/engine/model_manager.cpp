@@ -10,15 +10,14 @@
 
 #include "core/error.h"
 #include "core/format.h"
-#include "engine/model_loading.h"
 #include "core/memory.h"
+#include "engine/model_loading.h"
 #include "engine/sampling_defaults.h"
 #include "model/kv_cache.h"
 #include "weights/model_config.h"
 
 namespace salut::engine {
 
-namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 const char* load_state_name(LoadState state) {
@@ -81,7 +80,10 @@ class ModelManager::Progress final : public store::PullObserver {
 };
 
 ModelManager::ModelManager(ManagerOptions options, Locator locate)
-    : options_(options), locate_(std::move(locate)), engine_([this] { engine_loop(); }) {}
+    : options_(options),
+      planned_device_(backend::place(options.device).name),
+      locate_(std::move(locate)),
+      engine_([this] { engine_loop(); }) {}
 
 ModelManager::~ModelManager() {
   {
@@ -238,10 +240,9 @@ void ModelManager::load(const std::string& ref) {
 
     // Memory check: on the CPU the weights (mapped, paged in) plus the KV cache must fit in what
     // is free; a GPU is checked the same way against its own memory by load_on_device.
-    if (!backend::place(options_.device).cuda) {
-      uint64_t weight_bytes = 0;
-      for (const auto& entry : fs::directory_iterator(loaded->folder))
-        if (entry.path().extension() == ".safetensors") weight_bytes += fs::file_size(entry.path());
+    backend::Placement placement = backend::place(options_.device);
+    if (!placement.cuda) {
+      const uint64_t weight_bytes = safetensors_bytes(loaded->folder);
       const int64_t kv_bytes = kv_cache_bytes(config, context, false);
       const int64_t available = available_bytes();
       if (int64_t(weight_bytes) + kv_bytes > available)
@@ -252,7 +253,7 @@ void ModelManager::load(const std::string& ref) {
                                 human_bytes(uint64_t(available))));
     }
 
-    auto on_device = load_on_device(loaded->folder, options_.device, options_.threads, context);
+    auto on_device = load_on_device(loaded->folder, std::move(placement), options_.threads, context);
     loaded->backend = std::move(on_device.backend);
     loaded->model = std::move(on_device.model);
     loaded->device = on_device.placement.name;
@@ -299,6 +300,7 @@ ManagerStatus ModelManager::status() const {
   ManagerStatus s = status_;
   s.queued = queue_.size();
   s.busy = busy_;
+  if (s.device.empty()) s.device = planned_device_;
   return s;
 }
 

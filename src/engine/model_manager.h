@@ -70,7 +70,7 @@ struct ManagerStatus {
   size_t queued = 0;   // requests waiting
   bool busy = false;   // a request or a load holds the engine
   uint64_t weight_bytes = 0;
-  std::string device;  // where the loaded model runs
+  std::string device;  // where the loaded model runs (none loaded: where the next one would)
 };
 
 struct ManagerOptions {
@@ -136,6 +136,7 @@ class ModelManager {
   const Waiter* next_to_serve() const;
 
   ManagerOptions options_;
+  std::string planned_device_;  // backend::place(options_.device) at start
   Locator locate_;
   mutable std::mutex mutex_;
   std::condition_variable turn_;

@@ -607,7 +607,7 @@ struct ApiServer::Impl {
                  {"nodes",
                   json::array({{{"id", "local"},
                                 {"self", true},
-                                {"device", s.device.empty() ? "cpu" : s.device},
+                                {"device", s.device},
                                 {"memory_available_bytes", available_bytes()},
                                 {"memory_resident_bytes", resident_bytes()},
                                 {"model", status_json()}}})}});

@@ -1,7 +1,8 @@
 // Causal attention over an f16 KV cache, softmax in f32 with the running-max trick (as the CPU
 // backend), by hand:
-// - prefill: a block per (query tile, head); K/V tiles staged in shared memory, each lane scores
-//   one key of the tile against its warp's query, online softmax across tiles (flash attention);
+// - prefill: a block per (32-query tile, head); K/V tiles staged in shared memory, each lane
+//   scores one key of the tile against its warp's 4 queries, online softmax across tiles (flash
+//   attention);
 // - decode: split-K ("flash decoding"): a block per (KV head, key range) scores the range for
 //   every query head of the GQA group, then one block per head merges the ranges. The ranges
 //   are cut on the device from *first_position, so the grid is the same at every step (a captured
@@ -44,6 +45,7 @@ __global__ void __launch_bounds__(kPrefillWarps * 32) prefill_kernel(
     int64_t first_position, int heads, int kv_heads, int head_dim, float scale, float* out) {
   extern __shared__ float smem[];
   constexpr int kQ = kQueriesPerWarp;
+  static_assert(kQ == 4, "a dim of the warp's queries is read as one float4");
   constexpr int kBlockQueries = kPrefillWarps * kQ;
   const int padded_dim = head_dim + 1;  // K rows padded: lane l reads row l, column d -> distinct banks
   float* k_tile = smem;                                    // [kTileKeys][padded_dim]
@@ -241,6 +243,11 @@ __global__ void decode_merge_kernel(const float* __restrict__ partial, int head_
 }
 
 }  // namespace
+
+bool attention_supports(const AttentionParams& p) {
+  return p.head_dim <= kMaxHeadDim && p.head_dim % 2 == 0 && p.kv_heads > 0 && p.heads % p.kv_heads == 0 &&
+         p.heads / p.kv_heads <= kMaxGroup;
+}
 
 int64_t attention_scratch_floats(const AttentionParams& p) { return int64_t(p.heads) * kMaxSplits * (p.head_dim + 2); }
 

@@ -6,17 +6,17 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cstdlib>
-#include <unordered_map>
 #include <cstring>
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include "backend/backend.h"
 #include "backend/cuda/kernels.h"
+#include "backend/device.h"
 #include "backend/packed_matrix.h"
 #include "core/error.h"
 #include "weights/quantization.h"
@@ -105,7 +105,7 @@ class Uploader {
 
 class CudaBackend final : public Backend {
  public:
-  explicit CudaBackend(int device) : device_(device) {
+  explicit CudaBackend(int device) {
     check(cudaSetDevice(device), "cudaSetDevice");
     cudaDeviceProp props{};
     check(cudaGetDeviceProperties(&props, device), "cudaGetDeviceProperties");
@@ -332,14 +332,14 @@ class CudaBackend final : public Backend {
     // measured at up to 1.5% of the logit range off mlx-lm on the fixtures; TF32 keeps f16's
     // mantissa.)
     const int64_t tile = std::max<int64_t>(1, std::min<int64_t>(m.rows, kPrefillScratchBytes / (m.cols * 4)));
-    void* w32 = scratch(weight_scratch_, size_t(tile * m.cols) * 4);
+    auto* w32 = static_cast<float*>(scratch(weight_scratch_, size_t(tile * m.cols) * 4));
     for (int64_t first = 0; first < m.rows; first += tile) {
       PackedMatrix part = m;
       part.rows = std::min(tile, m.rows - first);
       part.weight = m.weight_row(first);
       part.scales = m.scale_row(first);
       if (m.biases) part.biases = m.bias_row(first);
-      cuda::dequantize(part, w32, true, stream_);
+      cuda::dequantize(part, w32, stream_);
       check(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, int(part.rows), int(x.rows), int(m.cols), &one, w32,
                          CUDA_R_32F, int(m.cols), x.data, CUDA_R_32F, int(x.cols), &zero, out.data + first, CUDA_R_32F,
                          int(out.cols), CUBLAS_COMPUTE_32F_FAST_TF32, CUBLAS_GEMM_DEFAULT),
@@ -382,8 +382,7 @@ class CudaBackend final : public Backend {
 
   void attention(const Tensor& q, const Tensor& k, const Tensor& v, KvLayer& cache, int64_t first_position,
                  const AttentionParams& params, Tensor& out) override {
-    if (params.head_dim > 256 || params.head_dim % 2 != 0 || params.heads % params.kv_heads != 0 ||
-        params.heads / params.kv_heads > 16)
+    if (!cuda::attention_supports(params))
       throw Error(Errc::not_a_model, fmt::format("the CUDA backend supports head_dim up to 256 and up to 16 query heads "
                                                  "per KV head (this model: {} and {})",
                                                  params.head_dim, params.heads / params.kv_heads));
@@ -432,7 +431,6 @@ class CudaBackend final : public Backend {
   }
   const int64_t* position() const { return static_cast<const int64_t*>(position_->data); }
 
-  int device_;
   std::string name_;
   cudaStream_t stream_ = nullptr;
   cudaStream_t copy_stream_ = nullptr;
@@ -459,9 +457,7 @@ std::unique_ptr<Backend> make_cuda_backend(int device) {
     cudaGetLastError();
     count = 0;
   }
-  if (device < 0 || device >= count)
-    throw Error(Errc::unavailable, count == 0 ? std::string("no CUDA GPU is available")
-                                              : fmt::format("there is no CUDA GPU {} (this machine has {})", device, count));
+  if (device < 0 || device >= count) throw Error(Errc::unavailable, missing_gpu_reason(device, size_t(count)));
   return std::make_unique<CudaBackend>(device);
 }
 

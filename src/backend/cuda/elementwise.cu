@@ -55,11 +55,6 @@ __global__ void swiglu_kernel(const float* gate, const float* __restrict__ up, i
   }
 }
 
-__global__ void to_bf16_kernel(const float* __restrict__ x, int64_t n, __nv_bfloat16* out) {
-  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < n) out[i] = __float2bfloat16_rn(x[i]);
-}
-
 // One thread per rotated pair of one head of one row.
 __global__ void rope_kernel(float* x, int64_t rows, int heads, int head_dim, int half, bool traditional,
                             const float* __restrict__ inv_freq, float input_scale, const int64_t* first_position) {
@@ -143,10 +138,6 @@ void add(float* x, const float* y, int64_t n, cudaStream_t stream) {
 
 void swiglu(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream) {
   if (n > 0) swiglu_kernel<<<blocks_for(n), kThreads, 0, stream>>>(gate, up, n, out);
-}
-
-void f32_to_bf16(const float* x, int64_t n, void* out, cudaStream_t stream) {
-  if (n > 0) to_bf16_kernel<<<blocks_for(n), kThreads, 0, stream>>>(x, n, static_cast<__nv_bfloat16*>(out));
 }
 
 void rope(float* x, int64_t rows, int heads, int head_dim, int rotary_dim, bool traditional, const float* inv_freq,

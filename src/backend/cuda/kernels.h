@@ -28,9 +28,9 @@ bool can_share_matvec(std::span<const PackedMatrix* const> layers);
 void shared_matvec(std::span<const PackedMatrix* const> layers, const float* x, std::span<float* const> ys,
                    cudaStream_t stream);
 
-// W [w.rows, w.cols] as bf16 (for cuBLAS) or f32 (`out_f32`), exactly as weights::dequantize_row
-// computes each value in f32 (then rounded to bf16).
-void dequantize(const PackedMatrix& w, void* out, bool out_f32, cudaStream_t stream);
+// W [w.rows, w.cols] as f32 (prefill's cuBLAS products), exactly as weights::dequantize_row
+// computes each value.
+void dequantize(const PackedMatrix& w, float* out, cudaStream_t stream);
 
 // Rows ids[i] of w, dequantized to f32, into out [count, w.cols]: the embedding gather.
 void dequantize_rows(const PackedMatrix& w, const int32_t* ids, int64_t count, float* out, cudaStream_t stream);
@@ -42,7 +42,6 @@ void argmax(const float* x, int64_t n, int32_t* out, cudaStream_t stream);
 // *target = value, in stream order.
 void set_value(int64_t* target, int64_t value, cudaStream_t stream);
 
-void f32_to_bf16(const float* x, int64_t n, void* out, cudaStream_t stream);
 void rms_norm(const float* x, int64_t rows, int64_t cols, const float* weight, float eps, float* out,
               cudaStream_t stream);
 void add_bias(float* x, int64_t rows, int64_t cols, const float* bias, cudaStream_t stream);
@@ -57,6 +56,8 @@ void rope(float* x, int64_t rows, int heads, int head_dim, int rotary_dim, bool 
 // Attention over an f16 cache [capacity, kv_heads * head_dim]: appends k and v at
 // *first_position, then causal attention of q's rows. `scratch` holds partial results of decode's
 // split-K pass: attention_scratch_floats() of them.
+// Whether the kernels take these heads: head_dim even and up to 256, up to 16 query heads per KV head.
+bool attention_supports(const AttentionParams& p);
 int64_t attention_scratch_floats(const AttentionParams& p);
 void attention(const float* q, const float* k, const float* v, int64_t rows, void* keys, void* values,
                int64_t capacity, const int64_t* first_position, int64_t host_first_position, const AttentionParams& p, float* out,

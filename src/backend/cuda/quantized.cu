@@ -367,29 +367,24 @@ bool fast_path(const PackedMatrix& w, const float* x, int64_t x_rows, float* y, 
 
 template <int Bits, WeightFormat Format>
 void launch_matvec(const PackedMatrix& w, const float* x, int64_t x_rows, float* y, cudaStream_t stream) {
-  static int blocks_per_sm = [] {
+  static const bool configured = [] {
     // the activation row of the widest layers needs more than the default 48 KiB
     cudaFuncSetAttribute(matvec_kernel<Bits, Format>, cudaFuncAttributeMaxDynamicSharedMemorySize, 160 * 1024);
-    return 0;
+    return true;
   }();
-  (void)blocks_per_sm;
-  static const int sms = [] {
-    int device = 0, count = 0;
-    cudaGetDevice(&device);
-    cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device);
-    return count;
-  }();
+  (void)configured;
   const size_t smem = size_t(w.cols + (w.cols >> 5) * 4) * sizeof(float);
   const int64_t rows_per_block = (kThreads / 32) * kRowsPerWarp;
-  const int blocks = int(std::min<int64_t>((w.rows + rows_per_block - 1) / rows_per_block, int64_t(sms) * 8));
+  const int blocks =
+      int(std::min<int64_t>((w.rows + rows_per_block - 1) / rows_per_block, int64_t(multiprocessors()) * 8));
   for (int64_t r = 0; r < x_rows; ++r)
     matvec_kernel<Bits, Format><<<blocks, kThreads, smem, stream>>>(w, x + r * w.cols, y + r * w.rows);
 }
 
 // One thread per unit: 32 values dequantized (f32 math, as weights::dequantize_row with
-// Rounding::none), written as OutT.
-template <int Bits, WeightFormat Format, class OutT>
-__global__ void dequantize_kernel(PackedMatrix w, const int32_t* __restrict__ ids, int64_t count, OutT* __restrict__ out) {
+// Rounding::none).
+template <int Bits, WeightFormat Format>
+__global__ void dequantize_kernel(PackedMatrix w, const int32_t* __restrict__ ids, int64_t count, float* __restrict__ out) {
   const int64_t units = w.cols >> 5;
   const int64_t index = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (index >= count * units) return;
@@ -398,7 +393,7 @@ __global__ void dequantize_kernel(PackedMatrix w, const int32_t* __restrict__ id
   uint32_t words[Bits];
   load_unit<Bits>(w.weight_row(row), u, words);
   const std::byte* scales = w.scale_row(row);
-  OutT* o = out + out_row * w.cols + (u << 5);
+  float* o = out + out_row * w.cols + (u << 5);
 #pragma unroll
   for (int k = 0; k < 32; ++k) {
     const float q = unit_value<Bits, Format>(words, k);
@@ -410,8 +405,7 @@ __global__ void dequantize_kernel(PackedMatrix w, const int32_t* __restrict__ id
       value = q * scale_at(w, scales, g);
       if constexpr (Format == WeightFormat::affine) value += bias_at(w, w.bias_row(row), g);
     }
-    if constexpr (sizeof(OutT) == 4) o[k] = value;
-    else o[k] = __float2bfloat16_rn(value);
+    o[k] = value;
   }
 }
 
@@ -437,12 +431,9 @@ __global__ void dequantize_words_kernel(PackedMatrix w, float* __restrict__ out)
 }
 
 template <int Bits, WeightFormat Format>
-void launch_dequantize(const PackedMatrix& w, const int32_t* ids, int64_t count, void* out, bool out_f32,
-                       cudaStream_t stream) {
+void launch_dequantize(const PackedMatrix& w, const int32_t* ids, int64_t count, float* out, cudaStream_t stream) {
   const int64_t threads = count * (w.cols >> 5);
-  const int blocks = int((threads + 255) / 256);
-  if (out_f32) dequantize_kernel<Bits, Format, float><<<blocks, 256, 0, stream>>>(w, ids, count, static_cast<float*>(out));
-  else dequantize_kernel<Bits, Format, __nv_bfloat16><<<blocks, 256, 0, stream>>>(w, ids, count, static_cast<__nv_bfloat16*>(out));
+  dequantize_kernel<Bits, Format><<<unsigned((threads + 255) / 256), 256, 0, stream>>>(w, ids, count, out);
 }
 
 // Calls fn.template operator()<Bits, Format>() for the layer's format.
@@ -505,28 +496,20 @@ void quantized_matvec(const PackedMatrix& w, const float* x, int64_t x_rows, flo
   dispatch(w, [&]<int Bits, WeightFormat Format>() { launch_matvec<Bits, Format>(w, x, x_rows, y, stream); });
 }
 
-void dequantize(const PackedMatrix& w, void* out, bool out_f32, cudaStream_t stream) {
-  if (out_f32 && has_fast_matvec(w)) {
+void dequantize(const PackedMatrix& w, float* out, cudaStream_t stream) {
+  if (has_fast_matvec(w)) {
     const int64_t words = w.rows * ((w.cols * w.bits) >> 5);
-    const unsigned blocks = unsigned((words + 255) / 256);
-    auto* o = static_cast<float*>(out);
-    auto go = [&]<class ScaleT>() {
-      if (w.bits == 4) dequantize_words_kernel<4, ScaleT><<<blocks, 256, 0, stream>>>(w, o);
-      else dequantize_words_kernel<8, ScaleT><<<blocks, 256, 0, stream>>>(w, o);
-    };
-    if (w.scale_format == ScaleFormat::bf16) go.template operator()<__nv_bfloat16>();
-    else if (w.scale_format == ScaleFormat::f16) go.template operator()<__half>();
-    else go.template operator()<float>();
+    dispatch_fast(w, [&]<int Bits, class ScaleT>() {
+      dequantize_words_kernel<Bits, ScaleT><<<unsigned((words + 255) / 256), 256, 0, stream>>>(w, out);
+    });
     return;
   }
-  dispatch(w, [&]<int Bits, WeightFormat Format>() {
-    launch_dequantize<Bits, Format>(w, nullptr, w.rows, out, out_f32, stream);
-  });
+  dispatch(w, [&]<int Bits, WeightFormat Format>() { launch_dequantize<Bits, Format>(w, nullptr, w.rows, out, stream); });
 }
 
 void dequantize_rows(const PackedMatrix& w, const int32_t* ids, int64_t count, float* out, cudaStream_t stream) {
   dispatch(w, [&]<int Bits, WeightFormat Format>() {
-    launch_dequantize<Bits, Format>(w, ids, count, out, true, stream);
+    launch_dequantize<Bits, Format>(w, ids, count, out, stream);
   });
 }
 

@@ -21,6 +21,11 @@ namespace salut::backend {
 enum class WeightFormat : uint8_t { f32, f16, bf16, affine, mxfp4, nvfp4, mxfp8 };
 enum class ScaleFormat : uint8_t { none, f32, f16, bf16, e8m0, e4m3 };
 
+// The order of the packed bytes: MLX's rows (what the files hold, what the CPU reads), or the
+// CUDA backend's 16-row tiles (cuda/tiled_matvec.cu: per 16 rows and group, the weights in the
+// order its tensor-core matvec's lanes read them, then the group's scales and biases).
+enum class PackedLayout : uint8_t { rows, tiles16 };
+
 // Quantized rows hold cols * bits / 32 packed words; cols is a multiple of 32 and of group_size.
 struct PackedMatrix {
   WeightFormat format = WeightFormat::f32;
@@ -36,12 +41,27 @@ struct PackedMatrix {
   size_t scale_stride = 0;            // bytes per row of scales and biases
   float global_scale = 1.0f;          // nvfp4: every group scale is multiplied by this
   const std::byte* weight_end = nullptr;  // end of the tensor's memory: no load may pass it
+  PackedLayout layout = PackedLayout::rows;  // tiles16: weight_stride is the bytes of one tile
 
   SALUT_HOST_DEVICE bool quantized() const { return group_size > 0; }
   SALUT_HOST_DEVICE int64_t groups() const { return quantized() ? cols / group_size : 0; }
   SALUT_HOST_DEVICE const std::byte* weight_row(int64_t r) const { return weight + size_t(r) * weight_stride; }
   SALUT_HOST_DEVICE const std::byte* scale_row(int64_t r) const { return scales + size_t(r) * scale_stride; }
   SALUT_HOST_DEVICE const std::byte* bias_row(int64_t r) const { return biases + size_t(r) * scale_stride; }
+
+  // Rows [first, first + count) as a matrix of their own (tiles16: first a multiple of 16).
+  SALUT_HOST_DEVICE PackedMatrix row_range(int64_t first, int64_t count) const {
+    PackedMatrix m = *this;
+    m.rows = count;
+    if (layout == PackedLayout::tiles16) {
+      m.weight = weight + size_t(first / 16) * weight_stride;
+      return m;
+    }
+    m.weight = weight_row(first);
+    if (scales) m.scales = scale_row(first);
+    if (biases) m.biases = bias_row(first);
+    return m;
+  }
 };
 
 // Rows [first_row, first_row + rows) of a layer found in a store, pointing into its mapping.

@@ -14,6 +14,7 @@
 #include <cfloat>
 
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/launch.cuh"
 #include "backend/cuda/warp.cuh"
 
 namespace salut::backend::cuda {
@@ -29,6 +30,8 @@ constexpr int kQueriesPerWarp = 4;     // prefill: queries per warp
 
 __global__ void append_kernel(const float* __restrict__ k, const float* __restrict__ v, int64_t rows, int64_t width,
                               __half* keys, __half* values, const int64_t* first_position) {
+  wait_for_inputs();
+  let_dependents_start();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= rows * width) return;
   const int64_t at = *first_position * width + i;
@@ -43,6 +46,8 @@ __global__ void append_kernel(const float* __restrict__ k, const float* __restri
 __global__ void __launch_bounds__(kPrefillWarps * 32) prefill_kernel(
     const float* __restrict__ q, int64_t rows, const __half* __restrict__ keys, const __half* __restrict__ values,
     int64_t first_position, int heads, int kv_heads, int head_dim, float scale, float* out) {
+  wait_for_inputs();
+  let_dependents_start();
   extern __shared__ float smem[];
   constexpr int kQ = kQueriesPerWarp;
   static_assert(kQ == 4, "a dim of the warp's queries is read as one float4");
@@ -138,6 +143,8 @@ constexpr int kDecodeThreads = 128;
 __global__ void __launch_bounds__(kDecodeThreads) decode_split_kernel(
     const float* __restrict__ q, const __half* __restrict__ keys, const __half* __restrict__ values,
     const int64_t* first_position, int heads, int kv_heads, int head_dim, float scale, float* partial) {
+  wait_for_inputs();
+  let_dependents_start();
   __shared__ float q_s[kMaxGroup * kMaxHeadDim];
   __shared__ float scores[kMaxGroup * kDecodeChunk];
   const int group = heads / kv_heads;
@@ -225,6 +232,8 @@ __global__ void __launch_bounds__(kDecodeThreads) decode_split_kernel(
 
 // Decode, pass 2: one block per query head merges its ranges.
 __global__ void decode_merge_kernel(const float* __restrict__ partial, int head_dim, int splits, float* out) {
+  wait_for_inputs();
+  let_dependents_start();
   const int head = blockIdx.x;
   const float* slots = partial + int64_t(head) * splits * (head_dim + 2);
   float m = -FLT_MAX;
@@ -257,14 +266,14 @@ void attention(const float* q, const float* k, const float* v, int64_t rows, voi
   const int64_t width = int64_t(p.kv_heads) * p.head_dim;
   auto* k_cache = static_cast<__half*>(keys);
   auto* v_cache = static_cast<__half*>(values);
-  append_kernel<<<unsigned((rows * width + 255) / 256), 256, 0, stream>>>(k, v, rows, width, k_cache, v_cache,
+  launch(append_kernel, unsigned((rows * width + 255) / 256), 256, 0, stream, k, v, rows, width, k_cache, v_cache,
                                                                           first_position);
   if (rows == 1) {
     // ranges sized for the cache's capacity, so the grid is the same at every position
     const int splits = int(std::clamp<int64_t>(capacity / kKeysPerSplit, 1, kMaxSplits));
-    decode_split_kernel<<<dim3(p.kv_heads, splits), kDecodeThreads, 0, stream>>>(q, k_cache, v_cache, first_position, p.heads,
+    launch(decode_split_kernel, dim3(p.kv_heads, splits), kDecodeThreads, 0, stream, q, k_cache, v_cache, first_position, p.heads,
                                                                          p.kv_heads, p.head_dim, p.scale, scratch);
-    decode_merge_kernel<<<p.heads, 128, 0, stream>>>(scratch, p.head_dim, splits, out);
+    launch(decode_merge_kernel, p.heads, 128, 0, stream, scratch, p.head_dim, splits, out);
     return;
   }
   const size_t smem = (size_t(kTileKeys) * (p.head_dim + 1) + size_t(kTileKeys) * p.head_dim +
@@ -276,7 +285,7 @@ void attention(const float* q, const float* k, const float* v, int64_t rows, voi
   (void)configured;
   const int block_queries = kPrefillWarps * kQueriesPerWarp;
   const dim3 grid(unsigned((rows + block_queries - 1) / block_queries), unsigned(p.heads));
-  prefill_kernel<<<grid, kPrefillWarps * 32, smem, stream>>>(q, rows, k_cache, v_cache, host_first_position, p.heads,
+  launch(prefill_kernel, grid, kPrefillWarps * 32, smem, stream, q, rows, k_cache, v_cache, host_first_position, p.heads,
                                                              p.kv_heads, p.head_dim, p.scale, out);
 }
 

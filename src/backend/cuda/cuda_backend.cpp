@@ -77,6 +77,12 @@ class Uploader {
   }
   std::shared_ptr<DeviceBuffer> upload(const void* host, size_t bytes) {
     auto buffer = std::make_shared<DeviceBuffer>(bytes);
+    upload_into(buffer->data, host, bytes);
+    return buffer;
+  }
+
+  // Into device memory the caller owns (in this stream's order).
+  void upload_into(void* device, const void* host, size_t bytes) {
     const auto* src = static_cast<const std::byte*>(host);
     for (size_t done = 0; done < bytes;) {
       Slot& slot = slots_[next_];
@@ -84,12 +90,11 @@ class Uploader {
       check(cudaEventSynchronize(slot.done), "cudaEventSynchronize");  // its previous copy has finished
       const size_t n = std::min(kSlotBytes, bytes - done);
       std::memcpy(slot.host, src + done, n);
-      check(cudaMemcpyAsync(static_cast<std::byte*>(buffer->data) + done, slot.host, n, cudaMemcpyHostToDevice, stream_),
+      check(cudaMemcpyAsync(static_cast<std::byte*>(device) + done, slot.host, n, cudaMemcpyHostToDevice, stream_),
             "cudaMemcpyAsync");
       check(cudaEventRecord(slot.done, stream_), "cudaEventRecord");
       done += n;
     }
-    return buffer;
   }
 
  private:
@@ -251,6 +256,23 @@ class CudaBackend final : public Backend {
       impl->matrix.format = WeightFormat::f32;
       impl->matrix.bits = 32;
       impl->matrix.weight_stride = size_t(host.cols) * sizeof(float);
+    } else if (cuda::can_tile(host)) {
+      // MLX's bytes go to a stream-ordered scratch (its own pool: freeing it leaves no holes among
+      // the weights), then are re-laid into tiles for the tensor-core matvec
+      const size_t weight_bytes = host.weight_stride * size_t(host.rows), scale_bytes = host.scale_stride * size_t(host.rows);
+      std::byte* staging = nullptr;
+      check(cudaMallocAsync(reinterpret_cast<void**>(&staging), weight_bytes + 2 * scale_bytes, copy_stream_),
+            "cudaMallocAsync");
+      uploader_->upload_into(staging, host.weight, weight_bytes);
+      uploader_->upload_into(staging + weight_bytes, host.scales, scale_bytes);
+      uploader_->upload_into(staging + weight_bytes + scale_bytes, host.biases, scale_bytes);
+      impl->weight = std::make_shared<DeviceBuffer>(cuda::tiled_bytes(host));
+      impl->matrix = cuda::tiled_layout(host, static_cast<const std::byte*>(impl->weight->data));
+      cuda::relayout(cuda::rows_layout(host, staging, staging + weight_bytes, staging + weight_bytes + scale_bytes),
+                     impl->matrix, copy_stream_);
+      check(cudaFreeAsync(staging, copy_stream_), "cudaFreeAsync");
+      check(cudaStreamSynchronize(copy_stream_), "cudaStreamSynchronize");  // complete before any op reads it
+      return LinearWeights{view.out_features, view.in_features, impl};
     } else {
       impl->weight = uploader_->upload(host.weight, host.weight_stride * size_t(host.rows));
       impl->scales = uploader_->upload(host.scales, host.scale_stride * size_t(host.rows));
@@ -280,11 +302,24 @@ class CudaBackend final : public Backend {
       throw Error(Errc::not_a_model, fmt::format("rows [{}, {}) are outside a layer of {} outputs", first, first + count,
                                                  whole.matrix.rows));
     auto impl = std::make_shared<CudaLinear>(whole);
-    PackedMatrix& m = impl->matrix;
-    m.weight = whole.matrix.weight_row(first);
-    if (m.scales) m.scales = whole.matrix.scale_row(first);
-    if (m.biases) m.biases = whole.matrix.bias_row(first);
-    m.rows = count;
+    const PackedMatrix& m = whole.matrix;
+    if (m.layout == PackedLayout::tiles16 && (first % 16 != 0 || count % 16 != 0)) {
+      // a cut through a tile: the tiles holding the slice go back to MLX's row layout, in buffers
+      // of the slice's own (a few rows before it come along)
+      const PackedMatrix from = m.row_range(first / 16 * 16, first % 16 + count);
+      const size_t scale_bytes = size_t(from.rows) * size_t(m.cols / m.group_size) * 4;
+      impl->weight = std::make_shared<DeviceBuffer>(size_t(from.rows) * size_t(m.cols) * m.bits / 8);
+      impl->scales = std::make_shared<DeviceBuffer>(scale_bytes);
+      impl->biases = std::make_shared<DeviceBuffer>(scale_bytes);
+      const PackedMatrix rows = cuda::rows_layout(from, static_cast<const std::byte*>(impl->weight->data),
+                                                  static_cast<const std::byte*>(impl->scales->data),
+                                                  static_cast<const std::byte*>(impl->biases->data));
+      cuda::relayout(from, rows, stream_);
+      check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+      impl->matrix = rows.row_range(first % 16, count);
+      return LinearWeights{count, weights.in_features, impl};
+    }
+    impl->matrix = m.row_range(first, count);
     return LinearWeights{count, weights.in_features, impl};
   }
 
@@ -323,22 +358,21 @@ class CudaBackend final : public Backend {
       return;
     }
     if (x.rows <= kMaxMatvecRows) {
-      float* partial = static_cast<float*>(scratch(matvec_scratch_, size_t(cuda::matvec_scratch_floats(m) + 1) * 4));
-      cuda::quantized_matvec(m, x.data, x.rows, out.data, partial, stream_);
-      return;
+      if (m.layout == PackedLayout::tiles16) {
+        const PackedMatrix* layers[] = {&m};
+        float* ys[] = {out.data};
+        return cuda::tiled_matvec(layers, x.data, x.rows, ys, matvec_scratch(m), stream_);
+      }
+      return cuda::quantized_matvec(m, x.data, x.rows, out.data, stream_);
     }
     // Prefill: W dequantized to f32 a tile of rows at a time (the scratch stays small next to the
     // weights), products on the tensor cores in TF32 with f32 accumulation. (bf16 inputs were
     // measured at up to 1.5% of the logit range off mlx-lm on the fixtures; TF32 keeps f16's
     // mantissa.)
-    const int64_t tile = std::max<int64_t>(1, std::min<int64_t>(m.rows, kPrefillScratchBytes / (m.cols * 4)));
+    const int64_t tile = std::max<int64_t>(16, std::min<int64_t>(m.rows, kPrefillScratchBytes / (m.cols * 4)) / 16 * 16);
     auto* w32 = static_cast<float*>(scratch(weight_scratch_, size_t(tile * m.cols) * 4));
     for (int64_t first = 0; first < m.rows; first += tile) {
-      PackedMatrix part = m;
-      part.rows = std::min(tile, m.rows - first);
-      part.weight = m.weight_row(first);
-      part.scales = m.scale_row(first);
-      if (m.biases) part.biases = m.bias_row(first);
+      const PackedMatrix part = m.row_range(first, std::min(tile, m.rows - first));
       cuda::dequantize(part, w32, stream_);
       check(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, int(part.rows), int(x.rows), int(m.cols), &one, w32,
                          CUDA_R_32F, int(m.cols), x.data, CUDA_R_32F, int(x.cols), &zero, out.data + first, CUDA_R_32F,
@@ -355,7 +389,8 @@ class CudaBackend final : public Backend {
       layers.push_back(&linear_of(*weights[i]).matrix);
       ys.push_back(outs[i]->data);
     }
-    if (x.rows == 1 && cuda::can_share_matvec(layers)) return cuda::shared_matvec(layers, x.data, ys, stream_);
+    if (x.rows <= kMaxMatvecRows && cuda::can_share_tiled(layers))
+      return cuda::tiled_matvec(layers, x.data, x.rows, ys, matvec_scratch(*layers[0]), stream_);
     Backend::linear_many(x, weights, outs);
   }
 
@@ -416,6 +451,8 @@ class CudaBackend final : public Backend {
     }
     return buffer->data;
   }
+
+  void* matvec_scratch(const PackedMatrix& m) { return scratch(matvec_scratch_, cuda::tiled_matvec_scratch_bytes(m)); }
 
   void forget_graphs() {
     for (auto& [key, graph] : graphs_)

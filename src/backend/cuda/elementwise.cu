@@ -4,6 +4,7 @@
 #include <cuda_bf16.h>
 
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/launch.cuh"
 #include "backend/cuda/warp.cuh"
 
 namespace salut::backend::cuda {
@@ -29,6 +30,8 @@ __device__ float block_sum(float v) {
 // One block per row: x * rsqrt(mean(x²) + eps) * weight, the mean in f32.
 __global__ void rms_norm_kernel(const float* __restrict__ x, int64_t cols, const float* __restrict__ weight, float eps,
                                 float* out) {
+  wait_for_inputs();
+  let_dependents_start();
   const float* row = x + blockIdx.x * cols;
   float sum = 0;
   for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) sum += row[i] * row[i];
@@ -38,16 +41,22 @@ __global__ void rms_norm_kernel(const float* __restrict__ x, int64_t cols, const
 }
 
 __global__ void add_bias_kernel(float* x, int64_t n, int64_t cols, const float* __restrict__ bias) {
+  wait_for_inputs();
+  let_dependents_start();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) x[i] += bias[i % cols];
 }
 
 __global__ void add_kernel(float* x, const float* __restrict__ y, int64_t n) {
+  wait_for_inputs();
+  let_dependents_start();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) x[i] += y[i];
 }
 
 __global__ void swiglu_kernel(const float* gate, const float* __restrict__ up, int64_t n, float* out) {
+  wait_for_inputs();
+  let_dependents_start();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) {
     const float g = gate[i];
@@ -58,6 +67,8 @@ __global__ void swiglu_kernel(const float* gate, const float* __restrict__ up, i
 // One thread per rotated pair of one head of one row.
 __global__ void rope_kernel(float* x, int64_t rows, int heads, int head_dim, int half, bool traditional,
                             const float* __restrict__ inv_freq, float input_scale, const int64_t* first_position) {
+  wait_for_inputs();
+  let_dependents_start();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const int64_t total = rows * heads * half;
   if (i >= total) return;
@@ -79,6 +90,8 @@ __global__ void rope_kernel(float* x, int64_t rows, int heads, int head_dim, int
 
 __global__ void gather_kernel(const float* __restrict__ table, int64_t cols, const int32_t* __restrict__ ids,
                               int64_t count, float* out) {
+  wait_for_inputs();
+  let_dependents_start();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < count * cols) out[i] = table[int64_t(ids[i / cols]) * cols + i % cols];
 }
@@ -86,6 +99,8 @@ __global__ void gather_kernel(const float* __restrict__ table, int64_t cols, con
 // One block: each thread keeps the first largest of its stride, then the block keeps the largest,
 // the lowest index among equals (as std::max_element on the host).
 __global__ void argmax_kernel(const float* __restrict__ x, int64_t n, int32_t* out) {
+  wait_for_inputs();
+  let_dependents_start();
   float best = -INFINITY;
   int64_t index = n;
   for (int64_t i = threadIdx.x; i < n; i += blockDim.x)
@@ -107,44 +122,44 @@ __global__ void argmax_kernel(const float* __restrict__ x, int64_t n, int32_t* o
   if (threadIdx.x == 0) *out = int32_t(indices[0] < n ? indices[0] : 0);
 }
 
-__global__ void set_value_kernel(int64_t* target, int64_t value) { *target = value; }
+__global__ void set_value_kernel(int64_t* target, int64_t value) { wait_for_inputs(); *target = value; }
 
 }  // namespace
 
 void gather_rows(const float* table, int64_t cols, const int32_t* ids, int64_t count, float* out, cudaStream_t stream) {
-  if (count > 0) gather_kernel<<<blocks_for(count * cols), kThreads, 0, stream>>>(table, cols, ids, count, out);
+  if (count > 0) launch(gather_kernel, blocks_for(count * cols), kThreads, 0, stream, table, cols, ids, count, out);
 }
 
 void argmax(const float* x, int64_t n, int32_t* out, cudaStream_t stream) {
-  argmax_kernel<<<1, 1024, 0, stream>>>(x, n, out);
+  launch(argmax_kernel, 1, 1024, 0, stream, x, n, out);
 }
 
-void set_value(int64_t* target, int64_t value, cudaStream_t stream) { set_value_kernel<<<1, 1, 0, stream>>>(target, value); }
+void set_value(int64_t* target, int64_t value, cudaStream_t stream) { launch(set_value_kernel, 1, 1, 0, stream, target, value); }
 
 void rms_norm(const float* x, int64_t rows, int64_t cols, const float* weight, float eps, float* out,
               cudaStream_t stream) {
   // one block per row, wide enough that a row is a few loads per thread (decode: one row)
   const int threads = cols >= 4096 ? 1024 : cols >= 1024 ? 256 : 128;
-  if (rows > 0) rms_norm_kernel<<<unsigned(rows), threads, 0, stream>>>(x, cols, weight, eps, out);
+  if (rows > 0) launch(rms_norm_kernel, unsigned(rows), threads, 0, stream, x, cols, weight, eps, out);
 }
 
 void add_bias(float* x, int64_t rows, int64_t cols, const float* bias, cudaStream_t stream) {
-  if (rows > 0) add_bias_kernel<<<blocks_for(rows * cols), kThreads, 0, stream>>>(x, rows * cols, cols, bias);
+  if (rows > 0) launch(add_bias_kernel, blocks_for(rows * cols), kThreads, 0, stream, x, rows * cols, cols, bias);
 }
 
 void add(float* x, const float* y, int64_t n, cudaStream_t stream) {
-  if (n > 0) add_kernel<<<blocks_for(n), kThreads, 0, stream>>>(x, y, n);
+  if (n > 0) launch(add_kernel, blocks_for(n), kThreads, 0, stream, x, y, n);
 }
 
 void swiglu(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream) {
-  if (n > 0) swiglu_kernel<<<blocks_for(n), kThreads, 0, stream>>>(gate, up, n, out);
+  if (n > 0) launch(swiglu_kernel, blocks_for(n), kThreads, 0, stream, gate, up, n, out);
 }
 
 void rope(float* x, int64_t rows, int heads, int head_dim, int rotary_dim, bool traditional, const float* inv_freq,
           float input_scale, const int64_t* first_position, cudaStream_t stream) {
   const int64_t total = rows * heads * (rotary_dim / 2);
   if (total > 0)
-    rope_kernel<<<blocks_for(total), kThreads, 0, stream>>>(x, rows, heads, head_dim, rotary_dim / 2, traditional,
+    launch(rope_kernel, blocks_for(total), kThreads, 0, stream, x, rows, heads, head_dim, rotary_dim / 2, traditional,
                                                              inv_freq, input_scale, first_position);
 }
 

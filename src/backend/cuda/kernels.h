@@ -13,20 +13,28 @@
 
 namespace salut::backend::cuda {
 
-// y [x_rows, w.rows] = x [x_rows, w.cols] · Wᵀ for a quantized w, reading every weight once per
-// activation row: the decode path.
-// `scratch` holds matvec_scratch_floats(w) floats (partial sums of wide layers).
-void quantized_matvec(const PackedMatrix& w, const float* x, int64_t x_rows, float* y, float* scratch,
-                      cudaStream_t stream);
-int64_t matvec_scratch_floats(const PackedMatrix& w);
+// y [x_rows, w.rows] = x [x_rows, w.cols] · Wᵀ for a quantized w in MLX's row layout, reading
+// every weight once per activation row: decode for the formats without a tiled path.
+void quantized_matvec(const PackedMatrix& w, const float* x, int64_t x_rows, float* y, cudaStream_t stream);
 
-// Whether w takes the fast matvec: affine 4/8-bit with f32/f16/bf16 scales.
-bool has_fast_matvec(const PackedMatrix& w);
-// Several fast layers of one input row (q/k/v, gate/up) in one launch: ys[i] = W_i · x. Only for
-// layers of the same cols and format, no wider than 4096 inputs (can_share_matvec says).
-bool can_share_matvec(std::span<const PackedMatrix* const> layers);
-void shared_matvec(std::span<const PackedMatrix* const> layers, const float* x, std::span<float* const> ys,
-                   cudaStream_t stream);
+// Affine 4/8-bit layers (groups of 32/64/128, f32/f16/bf16 scales, rows a multiple of 16) are
+// kept in 16-row tiles for the tensor-core matvec (tiled_matvec.cu).
+bool can_tile(const PackedMatrix& w);
+size_t tiled_bytes(const PackedMatrix& w);
+// w's description once its bytes are tiled into `memory` (tiled_bytes(w) of them).
+PackedMatrix tiled_layout(const PackedMatrix& w, const std::byte* memory);
+// w's description in MLX's row layout in the given buffers.
+PackedMatrix rows_layout(const PackedMatrix& w, const std::byte* weight, const std::byte* scales,
+                         const std::byte* biases);
+// Moves every byte of `from` to where `to` (the same matrix in another layout) keeps it.
+void relayout(const PackedMatrix& from, const PackedMatrix& to, cudaStream_t stream);
+// ys[i] [x_rows, W_i.rows] = x · W_iᵀ for tiled layers of one input (up to 3: q/k/v, gate/up) that
+// can_share_tiled; `scratch` holds tiled_matvec_scratch_bytes(*layers[0]).
+bool can_share_tiled(std::span<const PackedMatrix* const> layers);
+size_t tiled_matvec_scratch_bytes(const PackedMatrix& w);
+void tiled_matvec(std::span<const PackedMatrix* const> layers, const float* x, int64_t x_rows,
+                  std::span<float* const> ys, void* scratch, cudaStream_t stream);
+void dequantize_tiled(const PackedMatrix& w, const int32_t* ids, int64_t count, float* out, cudaStream_t stream);
 
 // W [w.rows, w.cols] as f32 (prefill's cuBLAS products), exactly as weights::dequantize_row
 // computes each value.

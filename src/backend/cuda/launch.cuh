@@ -1,0 +1,45 @@
+#pragma once
+// Kernel launches that let the next kernel start early (programmatic dependent launch). At batch 1
+// a decode step is ~600 short kernels, and the launch and ramp-up of each one, in series, cost as
+// much as their work. Launched this way, a kernel may be placed on the SMs while the one before
+// it finishes: every kernel here calls `wait_for_inputs()` before it touches activations (it
+// returns once the earlier kernels have finished and their writes are visible), and
+// `let_dependents_start()` once all of its own blocks may as well be running. Before the wait a
+// kernel only reads constant data (the matvec starts streaming its weights there).
+
+#include <cuda_runtime.h>
+
+#include <cstdlib>
+#include <string_view>
+#include <utility>
+
+namespace salut::backend::cuda {
+
+__device__ __forceinline__ void wait_for_inputs() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
+__device__ __forceinline__ void let_dependents_start() { asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); }
+
+// SALUT_CUDA_EARLY_LAUNCH=0 launches kernels one after the other instead (for measuring).
+inline bool early_launch_enabled() {
+  static const bool enabled = [] {
+    const char* v = std::getenv("SALUT_CUDA_EARLY_LAUNCH");
+    return v == nullptr || std::string_view(v) != "0";
+  }();
+  return enabled;
+}
+
+template <class... Params, class... Args>
+void launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream, Args&&... args) {
+  cudaLaunchAttribute early{};
+  early.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  early.val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t config{};
+  config.gridDim = grid;
+  config.blockDim = block;
+  config.dynamicSmemBytes = shared_bytes;
+  config.stream = stream;
+  config.attrs = &early;
+  config.numAttrs = early_launch_enabled() ? 1 : 0;
+  cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...);  // errors surface at the next check, as <<<>>>'s
+}
+
+}  // namespace salut::backend::cuda

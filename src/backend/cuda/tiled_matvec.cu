@@ -1,0 +1,444 @@
+// The decode matvec of affine 4- and 8-bit layers on the tensor cores, by hand (no library reads
+// MLX's formats).
+//
+// A matvec reads every weight once and does two flops with it: memory-bound, but only if the
+// instructions per byte stay few. Converting each 4-bit value to f32 and multiplying in f32 took
+// ~3 instructions a value and capped the old kernel near half the bandwidth. Here a warp feeds
+// 16 rows x 16 inputs to one `mma.m16n8k16` (f16 inputs, f32 sums): a packed word becomes f16
+// pairs with one LOP3 each (0x6400 | nibble is exactly 1024 + q in f16), and the tensor core does
+// the multiplications. The activations ride in the mma's B columns, split into an f16 high part
+// and an f16 remainder (two columns: together ~22 bits, so x keeps f32-like precision), scaled by
+// a power of two per group so that f16's range never clips them. The 1024 offsets sum to
+// 1024 * sum(x) per group, subtracted once. Up to four activation rows share one pass (columns
+// 2r, 2r + 1).
+//
+// The weights are re-laid once at load (`relayout`) in 16-row tiles: per tile and group, each
+// lane's bytes for its two rows sit together, so that a warp's load is one contiguous 512-byte
+// run, followed by the group's scales and biases. The bytes are MLX's, moved, never changed.
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "backend/cuda/kernels.h"
+#include "backend/cuda/launch.cuh"
+#include "backend/cuda/packed_decode.cuh"
+#include "backend/cuda/warp.cuh"
+
+namespace salut::backend::cuda {
+namespace {
+
+constexpr int kTileRows = 16;
+constexpr int kWarps = 8;        // a block: one tile, its groups dealt out over 8 warps
+constexpr int kMaxXRows = 4;     // activation rows per pass (two B columns each)
+constexpr int kMaxJobLayers = 3;
+
+int scale_bytes(ScaleFormat f) { return f == ScaleFormat::f32 ? 4 : 2; }
+
+// The bytes of one (tile, group) block: 16 rows of weights, then 16 (scale, bias) pairs.
+SALUT_HOST_DEVICE inline size_t block_bytes(int bits, int group_size, int scale_size) {
+  return size_t(kTileRows) * group_size * bits / 8 + size_t(2 * kTileRows) * scale_size;
+}
+
+// Where quarter `t` of row `row`'s group `g` lies (a quarter: the group's values
+// [t * gs/4, (t+1) * gs/4), the share of one lane), and its scale and bias.
+struct ChunkAddress {
+  const std::byte* weight;
+  const std::byte* scale;
+  const std::byte* bias;
+};
+
+__device__ __forceinline__ ChunkAddress chunk_address(const PackedMatrix& m, int64_t row, int64_t g, int t) {
+  const int quarter = m.group_size * m.bits / 32;
+  const int sb = m.scale_format == ScaleFormat::f32 ? 4 : 2;
+  if (m.layout == PackedLayout::rows) {
+    return {m.weight_row(row) + g * (4 * quarter) + t * quarter, m.scale_row(row) + g * sb, m.bias_row(row) + g * sb};
+  }
+  // tiles16: lane (row % 8) * 4 + t holds row r's quarter then row r + 8's; after the 32 lanes,
+  // per row % 8: scale, bias of row r, scale, bias of row r + 8
+  const std::byte* block = m.weight + size_t(row / kTileRows) * m.weight_stride +
+                           size_t(g) * block_bytes(m.bits, m.group_size, sb);
+  const int r = int(row % kTileRows), lane = (r & 7) * 4 + t, half = r >> 3;
+  const std::byte* scale = block + 32 * 2 * quarter + ((r & 7) * 4 + 2 * half) * sb;
+  return {block + lane * 2 * quarter + half * quarter, scale, scale + sb};
+}
+
+// One thread per (row, group, quarter): copies the quarter's words (and, for quarter 0, the
+// scale and bias) from one layout to the other.
+__global__ void relayout_kernel(PackedMatrix from, PackedMatrix to) {
+  wait_for_inputs();
+  let_dependents_start();
+  const int64_t groups = from.cols / from.group_size;
+  const int64_t index = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (index >= from.rows * groups * 4) return;
+  const int t = int(index & 3);
+  const int64_t g = (index >> 2) % groups, row = (index >> 2) / groups;
+  const ChunkAddress src = chunk_address(from, row, g, t), dst = chunk_address(to, row, g, t);
+  const int words = from.group_size * from.bits / 128;
+  for (int i = 0; i < words; ++i)
+    reinterpret_cast<uint32_t*>(const_cast<std::byte*>(dst.weight))[i] = reinterpret_cast<const uint32_t*>(src.weight)[i];
+  if (t == 0) {
+    const int sb = from.scale_format == ScaleFormat::f32 ? 4 : 2;
+    for (int i = 0; i < sb; ++i) {
+      const_cast<std::byte*>(dst.scale)[i] = src.scale[i];
+      const_cast<std::byte*>(dst.bias)[i] = src.bias[i];
+    }
+  }
+}
+
+// ---- activations prepared as mma B fragments ----
+//
+// Lane L = g*4 + t of an mma supplies B column g (x row g/2, its high part when g is even, the
+// remainder when odd) at inputs {2t, 2t+1, 2t+8, 2t+9} of the 16-input step. Which input of the
+// group each of those stands for is ours to choose, as long as the weights (A) agree: lane t's A
+// values are its quarter of the group, and pair_of below says which two values each register
+// holds. Per group: steps * 32 uint2 fragments, then per x row a float4 (sum of x, sum of the
+// prepared values, 2^e, 0).
+
+// Values e0, e1 of a lane's quarter in register pair j, and the factor A carries on them (the
+// high nibble of a byte is taken in place: 1024 + 16q).
+template <int Bits>
+__device__ __forceinline__ void pair_elements(int j, int& e0, int& e1, float& factor) {
+  if constexpr (Bits == 4) {
+    const int word = j >> 2, k = j & 3;  // k: (v0,v4) (16v1,16v5) (v2,v6) (16v3,16v7)
+    e0 = 8 * word + (k >> 1) * 2 + (k & 1), e1 = e0 + 4;
+    factor = (k & 1) ? 16.0f : 1.0f;
+  } else {
+    const int word = j >> 1, k = j & 1;  // (v0,v2) (v1,v3)
+    e0 = 4 * word + k, e1 = e0 + 2;
+    factor = 1.0f;
+  }
+}
+
+// Register pair j of a lane's quarter (`words`), as f16x2 of 1024 + factor * q.
+template <int Bits>
+__device__ __forceinline__ uint32_t pair_of(const uint32_t* words, int j) {
+  if constexpr (Bits == 4) {
+    const uint32_t w = words[j >> 2];
+    const int k = j & 3;
+    return (((k >> 1) ? w >> 8 : w) & ((k & 1) ? 0x00F000F0u : 0x000F000Fu)) | 0x64006400u;
+  } else {
+    const uint32_t w = words[j >> 1];
+    return (((j & 1) ? w >> 8 : w) & 0x00FF00FFu) | 0x64006400u;
+  }
+}
+
+__device__ __forceinline__ uint32_t half_pair(float a, float b) {
+  const __half2 h = __floats2half2_rn(a, b);
+  return *reinterpret_cast<const uint32_t*>(&h);
+}
+
+// One warp per (group, x row).
+template <int Bits, int GS>
+__global__ void prepare_kernel(const float* __restrict__ x, int64_t cols, int x_rows, uint2* __restrict__ frags,
+                               float4* __restrict__ info) {
+  wait_for_inputs();
+  let_dependents_start();
+  constexpr int kSteps = GS / 16;
+  const int lane = threadIdx.x & 31;
+  const int64_t item = int64_t(blockIdx.x) * (blockDim.x >> 5) + (threadIdx.x >> 5);
+  const int64_t groups = cols / GS;
+  if (item >= groups * x_rows) return;
+  const int64_t g = item / x_rows;
+  const int r = int(item % x_rows);
+  const float* xg = x + r * cols + g * GS;
+  float largest = 0, sum = 0;
+  for (int i = lane; i < GS; i += 32) {
+    largest = fmaxf(largest, fabsf(xg[i]));
+    sum += xg[i];
+  }
+  largest = warp_max(largest);
+  sum = warp_sum(sum);
+  // x * 2^-e stays below 2^13: (1024 + 16 * 15) * 2^13 sums of 128 stay far inside f32 and f16
+  const int e = largest > 0 ? ilogbf(largest) - 12 : 0;
+  const float down = ldexpf(1.0f, -e);
+  float prepared_sum = 0;
+  for (int o = lane; o < kSteps * 8; o += 32) {
+    const int s = o >> 3, column = (o >> 2) & 1, t = o & 3;
+    uint32_t regs[2];
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      int e0, e1;
+      float factor;
+      pair_elements<Bits>(2 * s + h, e0, e1, factor);
+      const float a = xg[t * (GS / 4) + e0] * down / factor, b = xg[t * (GS / 4) + e1] * down / factor;
+      const __half2 high = __floats2half2_rn(a, b);
+      float pa = __low2float(high), pb = __high2float(high);
+      if (column == 1) {
+        const __half2 rest = __floats2half2_rn(a - pa, b - pb);
+        pa = __low2float(rest), pb = __high2float(rest);
+      }
+      prepared_sum += pa + pb;
+      regs[h] = half_pair(pa, pb);
+    }
+    frags[(g * kSteps + s) * 32 + r * 8 + (o & 7)] = make_uint2(regs[0], regs[1]);
+  }
+  prepared_sum = warp_sum(prepared_sum);
+  if (lane == 0) info[g * kMaxXRows + r] = make_float4(sum, prepared_sum, ldexpf(1.0f, e), 0);
+}
+
+__device__ __forceinline__ void mma_16816(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
+                                          uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+template <class ScaleT>
+__device__ __forceinline__ float to_float(ScaleT v) {
+  if constexpr (sizeof(ScaleT) == 4) return v;
+  else if constexpr (std::is_same_v<ScaleT, __half>) return __half2float(v);
+  else return __bfloat162float(v);
+}
+
+template <int Bytes>
+__device__ __forceinline__ void load_words(const std::byte* p, uint32_t* words) {
+  if constexpr (Bytes == 8) {
+    const uint2 v = __ldg(reinterpret_cast<const uint2*>(p));
+    words[0] = v.x, words[1] = v.y;
+  } else {
+#pragma unroll
+    for (int i = 0; i < Bytes / 16; ++i) {
+      const uint4 v = __ldg(reinterpret_cast<const uint4*>(p) + i);
+      words[4 * i] = v.x, words[4 * i + 1] = v.y, words[4 * i + 2] = v.z, words[4 * i + 3] = v.w;
+    }
+  }
+}
+
+// Up to kMaxJobLayers layers of one input (q/k/v, gate/up) in one launch; blocks are dealt out
+// over the layers' tiles in order.
+struct TiledJob {
+  PackedMatrix m[kMaxJobLayers];
+  float* y[kMaxJobLayers];
+  int64_t first_tile[kMaxJobLayers + 1];
+  int count = 0;
+};
+
+template <int Bits, int GS, class ScaleT>
+__global__ void __launch_bounds__(kWarps * 32) tiled_matvec_kernel(TiledJob job, const uint2* __restrict__ frags,
+                                                                    const float4* __restrict__ info, int x_rows) {
+  constexpr int kQuarterBytes = GS * Bits / 32, kLaneBytes = 2 * kQuarterBytes, kRowWords = kQuarterBytes / 4;
+  constexpr int kSteps = GS / 16;
+  constexpr int kBlockBytes = kTileRows * GS * Bits / 8 + 2 * kTileRows * int(sizeof(ScaleT));
+  constexpr int kBatch = kLaneBytes >= 64 ? 1 : 64 / kLaneBytes;  // groups whose loads are in flight together
+  __shared__ float partial[kWarps][kMaxXRows][kTileRows];
+
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int g = lane >> 2, t = lane & 3;
+  const int64_t tile = blockIdx.x;
+  int layer = 0;
+#pragma unroll
+  for (int k = 1; k < kMaxJobLayers; ++k)
+    if (k < job.count && tile >= job.first_tile[k]) layer = k;
+  // the fields used, in registers (a kernel parameter indexed at run time goes to local memory)
+  const std::byte* weight = nullptr;
+  size_t tile_stride = 0;
+  int64_t rows = 0, first_tile = 0, cols = 0;
+  float* y = nullptr;
+#pragma unroll
+  for (int k = 0; k < kMaxJobLayers; ++k)
+    if (k == layer) {
+      weight = job.m[k].weight, tile_stride = job.m[k].weight_stride, rows = job.m[k].rows;
+      first_tile = job.first_tile[k], y = job.y[k], cols = job.m[k].cols;
+    }
+  const int64_t local = tile - first_tile;
+  const std::byte* base = weight + size_t(local) * tile_stride;
+  const int groups = int(cols / GS);
+  const bool supplies_x = lane < 8 * x_rows;
+  const int x_row = t < x_rows ? t : 0;  // lane t's C columns 2t, 2t+1 are x row t's
+
+  float acc[2] = {0, 0};
+  for (int g0 = warp; g0 < groups; g0 += kWarps * kBatch) {
+    uint32_t words[kBatch][2 * kRowWords];
+    ScaleT scale_bias[kBatch][4];
+#pragma unroll
+    for (int b = 0; b < kBatch; ++b) {
+      const int group = g0 + b * kWarps;
+      if (group < groups) {
+        const std::byte* block = base + size_t(group) * kBlockBytes;
+        load_words<kLaneBytes>(block + lane * kLaneBytes, words[b]);
+        const std::byte* sb = block + 32 * kLaneBytes + g * 4 * int(sizeof(ScaleT));
+        if constexpr (sizeof(ScaleT) == 2) {
+          const uint2 v = __ldg(reinterpret_cast<const uint2*>(sb));
+          memcpy(scale_bias[b], &v, 8);
+        } else {
+          const float4 v = __ldg(reinterpret_cast<const float4*>(sb));
+          memcpy(scale_bias[b], &v, 16);
+        }
+      }
+    }
+    if (g0 == warp) {  // the first weights are on their way: now the activations
+      wait_for_inputs();
+      let_dependents_start();
+    }
+#pragma unroll
+    for (int b = 0; b < kBatch; ++b) {
+      const int group = g0 + b * kWarps;
+      if (group >= groups) break;
+      uint2 xb[kSteps];
+#pragma unroll
+      for (int s = 0; s < kSteps; ++s)
+        xb[s] = supplies_x ? __ldg(frags + (size_t(group) * kSteps + s) * 32 + lane) : make_uint2(0, 0);
+      const float4 in = __ldg(info + size_t(group) * kMaxXRows + x_row);
+      const uint32_t* row0 = words[b];
+      const uint32_t* row8 = words[b] + kRowWords;
+      float c[4] = {0, 0, 0, 0};
+#pragma unroll
+      for (int s = 0; s < kSteps; ++s)
+        mma_16816(c, pair_of<Bits>(row0, 2 * s), pair_of<Bits>(row8, 2 * s), pair_of<Bits>(row0, 2 * s + 1),
+                  pair_of<Bits>(row8, 2 * s + 1), xb[s].x, xb[s].y);
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const float dot = fmaf(-1024.0f, in.y, c[2 * h] + c[2 * h + 1]);
+        acc[h] = fmaf(to_float(scale_bias[b][2 * h]) * in.z, dot, fmaf(to_float(scale_bias[b][2 * h + 1]), in.x, acc[h]));
+      }
+    }
+  }
+  if (t < x_rows) {
+    partial[warp][t][g] = acc[0];
+    partial[warp][t][g + 8] = acc[1];
+  }
+  __syncthreads();
+  if (threadIdx.x < kTileRows * x_rows) {
+    const int r = threadIdx.x % kTileRows, xr = threadIdx.x / kTileRows;
+    float sum = 0;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) sum += partial[w][xr][r];  // a fixed order: the same result every run
+    const int64_t row = local * kTileRows + r;
+    if (row < rows) y[xr * rows + row] = sum;
+  }
+}
+
+// One thread per (output row, group, quarter): GS/4 values, as weights::dequantize_row computes them.
+template <int Bits, int GS, class ScaleT>
+__global__ void dequantize_tiled_kernel(PackedMatrix m, const int32_t* __restrict__ ids, int64_t count,
+                                        float* __restrict__ out) {
+  wait_for_inputs();
+  let_dependents_start();
+  constexpr int kValues = GS / 4;
+  const int64_t groups = m.cols / GS;
+  const int64_t index = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (index >= count * groups * 4) return;
+  const int t = int(index & 3);
+  const int64_t g = (index >> 2) % groups, i = (index >> 2) / groups;
+  const int64_t row = ids ? ids[i] : i;
+  const ChunkAddress at = chunk_address(m, row, g, t);
+  uint32_t words[kValues * Bits / 32];
+#pragma unroll
+  for (int k = 0; k < kValues * Bits / 32; ++k) words[k] = reinterpret_cast<const uint32_t*>(at.weight)[k];
+  const float scale = to_float(*reinterpret_cast<const ScaleT*>(at.scale));
+  const float bias = to_float(*reinterpret_cast<const ScaleT*>(at.bias));
+  float* o = out + i * m.cols + g * GS + t * kValues;
+#pragma unroll
+  for (int k = 0; k < kValues; ++k) o[k] = float((words[k * Bits / 32] >> ((k * Bits) & 31)) & ((1u << Bits) - 1)) * scale + bias;
+}
+
+template <class Fn>
+void dispatch_tiled(const PackedMatrix& w, Fn&& fn) {
+  auto with_scale = [&]<int Bits, int GS>() {
+    if (w.scale_format == ScaleFormat::bf16) fn.template operator()<Bits, GS, __nv_bfloat16>();
+    else if (w.scale_format == ScaleFormat::f16) fn.template operator()<Bits, GS, __half>();
+    else fn.template operator()<Bits, GS, float>();
+  };
+  auto with_group = [&]<int Bits>() {
+    if (w.group_size == 32) with_scale.template operator()<Bits, 32>();
+    else if (w.group_size == 64) with_scale.template operator()<Bits, 64>();
+    else with_scale.template operator()<Bits, 128>();
+  };
+  if (w.bits == 4) with_group.template operator()<4>();
+  else with_group.template operator()<8>();
+}
+
+size_t frags_bytes(const PackedMatrix& w) { return size_t(w.cols / 16) * 32 * sizeof(uint2); }
+
+}  // namespace
+
+bool can_tile(const PackedMatrix& w) {
+  return w.format == WeightFormat::affine && (w.bits == 4 || w.bits == 8) &&
+         (w.group_size == 32 || w.group_size == 64 || w.group_size == 128) && w.rows % kTileRows == 0 &&
+         (w.scale_format == ScaleFormat::bf16 || w.scale_format == ScaleFormat::f16 ||
+          w.scale_format == ScaleFormat::f32);
+}
+
+size_t tiled_bytes(const PackedMatrix& w) {
+  return size_t(w.rows / kTileRows) * size_t(w.cols / w.group_size) *
+         block_bytes(w.bits, w.group_size, scale_bytes(w.scale_format));
+}
+
+PackedMatrix tiled_layout(const PackedMatrix& w, const std::byte* memory) {
+  PackedMatrix t = w;
+  t.layout = PackedLayout::tiles16;
+  t.weight = memory;
+  t.weight_stride = size_t(w.cols / w.group_size) * block_bytes(w.bits, w.group_size, scale_bytes(w.scale_format));
+  t.weight_end = memory + tiled_bytes(w);
+  t.scales = t.biases = nullptr;
+  t.scale_stride = 0;
+  return t;
+}
+
+PackedMatrix rows_layout(const PackedMatrix& w, const std::byte* weight, const std::byte* scales, const std::byte* biases) {
+  PackedMatrix r = w;
+  r.layout = PackedLayout::rows;
+  r.weight = weight;
+  r.weight_stride = size_t(w.cols) * w.bits / 8;
+  r.weight_end = weight + r.weight_stride * size_t(w.rows);
+  r.scales = scales;
+  r.biases = biases;
+  r.scale_stride = size_t(w.cols / w.group_size) * scale_bytes(w.scale_format);
+  return r;
+}
+
+void relayout(const PackedMatrix& from, const PackedMatrix& to, cudaStream_t stream) {
+  const int64_t threads = from.rows * (from.cols / from.group_size) * 4;
+  if (threads > 0) launch(relayout_kernel, unsigned((threads + 255) / 256), 256, 0, stream, from, to);
+}
+
+bool can_share_tiled(std::span<const PackedMatrix* const> layers) {
+  if (layers.empty() || layers.size() > size_t(kMaxJobLayers)) return false;
+  const PackedMatrix& a = *layers[0];
+  for (const PackedMatrix* b : layers)
+    if (b->layout != PackedLayout::tiles16 || b->cols != a.cols || b->bits != a.bits ||
+        b->group_size != a.group_size || b->scale_format != a.scale_format)
+      return false;
+  return true;
+}
+
+size_t tiled_matvec_scratch_bytes(const PackedMatrix& w) {
+  return frags_bytes(w) + size_t(w.cols / w.group_size) * kMaxXRows * sizeof(float4);
+}
+
+void tiled_matvec(std::span<const PackedMatrix* const> layers, const float* x, int64_t x_rows,
+                  std::span<float* const> ys, void* scratch, cudaStream_t stream) {
+  const PackedMatrix& shape = *layers[0];
+  auto* frags = static_cast<uint2*>(scratch);
+  auto* info = reinterpret_cast<float4*>(static_cast<std::byte*>(scratch) + frags_bytes(shape));
+  TiledJob job;
+  job.count = int(layers.size());
+  job.first_tile[0] = 0;
+  for (int i = 0; i < job.count; ++i) {
+    job.m[i] = *layers[i];
+    job.first_tile[i + 1] = job.first_tile[i] + layers[i]->rows / kTileRows;
+  }
+  const int64_t groups = shape.cols / shape.group_size;
+  for (int64_t first = 0; first < x_rows; first += kMaxXRows) {
+    const int n = int(std::min<int64_t>(kMaxXRows, x_rows - first));
+    for (int i = 0; i < job.count; ++i) job.y[i] = ys[i] + first * layers[i]->rows;
+    dispatch_tiled(shape, [&]<int Bits, int GS, class ScaleT>() {
+      const int64_t warps = groups * n;
+      launch(prepare_kernel<Bits, GS>, unsigned((warps + 7) / 8), 256, 0, stream, x + first * shape.cols, shape.cols, n,
+                                                                               frags, info);
+      launch(tiled_matvec_kernel<Bits, GS, ScaleT>, unsigned(job.first_tile[job.count]), kWarps * 32, 0, stream, job,
+             frags, info, n);
+    });
+  }
+}
+
+void dequantize_tiled(const PackedMatrix& w, const int32_t* ids, int64_t count, float* out, cudaStream_t stream) {
+  const int64_t threads = count * (w.cols / w.group_size) * 4;
+  if (threads == 0) return;
+  dispatch_tiled(w, [&]<int Bits, int GS, class ScaleT>() {
+    launch(dequantize_tiled_kernel<Bits, GS, ScaleT>, unsigned((threads + 255) / 256), 256, 0, stream, w, ids, count, out);
+  });
+}
+
+}  // namespace salut::backend::cuda

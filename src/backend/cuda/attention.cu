@@ -4,7 +4,8 @@
 //   scores one key of the tile against its warp's 4 queries, online softmax across tiles (flash
 //   attention);
 // - decode: split-K ("flash decoding"): a block per (KV head, key range) scores the range for
-//   every query head of the GQA group, then one block per head merges the ranges. The ranges
+//   every query head of the GQA group (a warp per key for the common head sizes), then one
+//   block per head merges the ranges. The ranges
 //   are cut on the device from *first_position, so the grid is the same at every step (a captured
 //   decode step replays as it is).
 
@@ -21,8 +22,8 @@ namespace salut::backend::cuda {
 namespace {
 
 constexpr int kMaxHeadDim = 256;
-constexpr int kMaxSplits = 32;         // key ranges per KV head in decode, at most
-constexpr int kKeysPerSplit = 128;     // ...and at least this many keys of the context each
+constexpr int kMaxSplits = 64;         // key ranges per KV head in decode, at most
+constexpr int kKeysPerSplit = 32;      // ...and at least this many keys of the context each
 constexpr int kMaxGroup = 16;          // query heads per KV head
 constexpr int kTileKeys = 32;          // prefill: keys per shared-memory tile
 constexpr int kPrefillWarps = 8;       // prefill: warps per block
@@ -230,6 +231,109 @@ __global__ void __launch_bounds__(kDecodeThreads) decode_split_kernel(
   }
 }
 
+// Decode, pass 1 (head_dim a multiple of 32): block (kv_head, split), a warp per key in turn.
+// Lane l holds dims [l*D, l*D + D) of every query head of the group and of each key and value
+// row it reads (one contiguous load per row across the warp), scores the key for each head with
+// a warp sum, and keeps a running softmax per head; the block's warps then combine theirs.
+constexpr int kWarpDecodeWarps = 4;
+
+template <int D>
+__global__ void __launch_bounds__(kWarpDecodeWarps * 32) decode_warp_split_kernel(
+    const float* __restrict__ q, const __half* __restrict__ keys, const __half* __restrict__ values,
+    const int64_t* first_position, int heads, int kv_heads, float scale, float* partial) {
+  wait_for_inputs();
+  let_dependents_start();
+  constexpr int kHeadDim = 32 * D;
+  __shared__ float combine[kWarpDecodeWarps][kMaxGroup][2];
+  __shared__ float combine_o[kWarpDecodeWarps][kMaxGroup * kHeadDim];
+  const int group = heads / kv_heads;
+  const int kv_head = blockIdx.x, split = blockIdx.y, splits = gridDim.y;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int64_t n_keys = *first_position + 1;
+  const int64_t per_split = (n_keys + splits - 1) / splits;
+  const int64_t begin = min(n_keys, int64_t(split) * per_split), end = min(n_keys, begin + per_split);
+  const int64_t kv_width = int64_t(kv_heads) * kHeadDim;
+  const __half* k_base = keys + int64_t(kv_head) * kHeadDim + lane * D;
+  const __half* v_base = values + int64_t(kv_head) * kHeadDim + lane * D;
+
+  float qr[kMaxGroup][D], m[kMaxGroup], l[kMaxGroup], o[kMaxGroup][D];
+#pragma unroll
+  for (int h = 0; h < kMaxGroup; ++h) {
+    m[h] = -FLT_MAX, l[h] = 0;
+#pragma unroll
+    for (int d = 0; d < D; ++d) {
+      qr[h][d] = h < group ? q[(int64_t(kv_head) * group + h) * kHeadDim + lane * D + d] * scale : 0.0f;
+      o[h][d] = 0;
+    }
+  }
+  auto load_row = [&](const __half* p, float (&out)[D]) {
+    if constexpr (D % 2 == 0) {
+#pragma unroll
+      for (int d = 0; d < D; d += 2) {
+        const float2 f = __half22float2(*reinterpret_cast<const __half2*>(p + d));
+        out[d] = f.x, out[d + 1] = f.y;
+      }
+    } else {
+#pragma unroll
+      for (int d = 0; d < D; ++d) out[d] = __half2float(p[d]);
+    }
+  };
+  // kUnroll keys a warp at a time, all their rows requested before the first is used (the
+  // range is short: latency, not bandwidth, is what a split waits on)
+  constexpr int kUnroll = 4;
+  for (int64_t j0 = begin + warp; j0 < end; j0 += kUnroll * kWarpDecodeWarps) {
+    float kr[kUnroll][D], vr[kUnroll][D];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int64_t j = min(j0 + u * kWarpDecodeWarps, end - 1);  // past the end: a repeat, skipped below
+      load_row(k_base + j * kv_width, kr[u]);
+      load_row(v_base + j * kv_width, vr[u]);
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      if (j0 + u * kWarpDecodeWarps >= end) break;
+#pragma unroll
+      for (int h = 0; h < kMaxGroup; ++h) {
+        if (h >= group) break;
+        float s = 0;
+#pragma unroll
+        for (int d = 0; d < D; ++d) s = fmaf(qr[h][d], kr[u][d], s);
+        s = warp_sum(s);
+        const float new_max = fmaxf(m[h], s);
+        const float correction = expf(m[h] - new_max), p = expf(s - new_max);
+        l[h] = l[h] * correction + p;
+        m[h] = new_max;
+#pragma unroll
+        for (int d = 0; d < D; ++d) o[h][d] = fmaf(o[h][d], correction, p * vr[u][d]);
+      }
+    }
+  }
+  // the warps' running softmaxes, combined in a fixed order
+#pragma unroll
+  for (int h = 0; h < kMaxGroup; ++h) {
+    if (h >= group) break;
+    if (lane == 0) combine[warp][h][0] = m[h], combine[warp][h][1] = l[h];
+#pragma unroll
+    for (int d = 0; d < D; ++d) combine_o[warp][h * kHeadDim + lane * D + d] = o[h][d];
+  }
+  __syncthreads();
+  for (int i = threadIdx.x; i < group * kHeadDim; i += blockDim.x) {
+    const int h = i / kHeadDim, d = i % kHeadDim;
+    float mx = -FLT_MAX;
+    for (int w = 0; w < kWarpDecodeWarps; ++w) mx = fmaxf(mx, combine[w][h][0]);
+    float sum = 0, acc = 0;
+    for (int w = 0; w < kWarpDecodeWarps; ++w) {
+      if (combine[w][h][1] == 0) continue;  // a warp that saw no key
+      const float f = expf(combine[w][h][0] - mx);
+      sum += combine[w][h][1] * f;
+      acc += combine_o[w][i] * f;
+    }
+    float* slot = partial + (int64_t(kv_head * group + h) * splits + split) * (kHeadDim + 2);
+    if (d == 0) slot[0] = mx, slot[1] = sum;
+    slot[2 + d] = acc;
+  }
+}
+
 // Decode, pass 2: one block per query head merges its ranges.
 __global__ void decode_merge_kernel(const float* __restrict__ partial, int head_dim, int splits, float* out) {
   wait_for_inputs();
@@ -249,6 +353,193 @@ __global__ void decode_merge_kernel(const float* __restrict__ partial, int head_
     }
     out[int64_t(head) * head_dim + d] = o / total;
   }
+}
+
+
+// ---- Prefill on the tensor cores (head_dim a multiple of 16, up to 256) ----
+//
+// FlashAttention-2's scheme with mma.m16n8k16 (f16 inputs, f32 sums): a block per (64 queries,
+// head), a warp per 16 of them; K/V tiles of 64 keys staged in shared memory (rows padded by 16
+// bytes so that ldmatrix's 8 rows fall in distinct banks). Q enters as an f16 high part plus
+// an f16 remainder (two products into one f32 sum: scores as exact as f32 queries give), the
+// softmax runs in f32 (base 2, the scale folded in), and P goes to f16 for P·V as the C
+// fragments of S reused as A fragments.
+constexpr int kFlashWarps = 4;
+constexpr int kFlashQueries = 16 * kFlashWarps;
+constexpr int kFlashKeys = 64;
+
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const __half* p) {
+  const unsigned a = unsigned(__cvta_generic_to_shared(p));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a));
+}
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const __half* p) {
+  const unsigned a = unsigned(__cvta_generic_to_shared(p));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a));
+}
+__device__ __forceinline__ void mma_16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+__device__ __forceinline__ uint32_t pack_half2(float a, float b) {
+  const __half2 h = __floats2half2_rn(a, b);
+  return *reinterpret_cast<const uint32_t*>(&h);
+}
+
+template <int D>
+size_t flash_shared_bytes() { return size_t(2 * kFlashQueries + 2 * kFlashKeys) * (D + 8) * sizeof(__half); }
+
+template <int D>
+__global__ void __launch_bounds__(kFlashWarps * 32) flash_prefill_kernel(
+    const float* __restrict__ q, int64_t rows, const __half* __restrict__ keys, const __half* __restrict__ values,
+    int64_t first_position, int heads, int kv_heads, float scale, float* out) {
+  wait_for_inputs();
+  let_dependents_start();
+  constexpr int kStride = D + 8;  // halves per shared row
+  constexpr int kSteps = D / 16, kDimTiles = D / 8;
+  extern __shared__ __align__(16) __half shared[];
+  __half* q_high = shared;
+  __half* q_rest = q_high + kFlashQueries * kStride;
+  __half* k_tile = q_rest + kFlashQueries * kStride;
+  __half* v_tile = k_tile + kFlashKeys * kStride;
+  const int head = blockIdx.y, kv_head = head / (heads / kv_heads);
+  const int64_t q0 = int64_t(blockIdx.x) * kFlashQueries;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const int64_t kv_width = int64_t(kv_heads) * D;
+
+  for (int i = threadIdx.x; i < kFlashQueries * D / 2; i += blockDim.x) {
+    const int r = i / (D / 2), c = (i % (D / 2)) * 2;
+    float2 v = make_float2(0, 0);
+    if (q0 + r < rows) v = *reinterpret_cast<const float2*>(q + ((q0 + r) * heads + head) * D + c);
+    const __half2 high = __floats2half2_rn(v.x, v.y);
+    const float2 h = __half22float2(high);
+    *reinterpret_cast<__half2*>(q_high + r * kStride + c) = high;
+    *reinterpret_cast<__half2*>(q_rest + r * kStride + c) = __floats2half2_rn(v.x - h.x, v.y - h.y);
+  }
+
+  float o[kDimTiles][4];
+#pragma unroll
+  for (int i = 0; i < kDimTiles; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0;
+  float running_max[2] = {-INFINITY, -INFINITY}, running_sum[2] = {0, 0};
+  const float log2_scale = scale * 1.4426950408889634f;
+  const int64_t last_row = min(rows, q0 + kFlashQueries) - 1;
+  const int64_t key_end = first_position + last_row + 1;
+  const int64_t position[2] = {first_position + q0 + warp * 16 + g, first_position + q0 + warp * 16 + g + 8};
+
+  for (int64_t k0 = 0; k0 < key_end; k0 += kFlashKeys) {
+    __syncthreads();  // the previous tile is consumed (the first time: Q is written)
+    for (int i = threadIdx.x; i < kFlashKeys * D / 8; i += blockDim.x) {
+      const int r = i / (D / 8), c = (i % (D / 8)) * 8;
+      uint4 kv = make_uint4(0, 0, 0, 0), vv = make_uint4(0, 0, 0, 0);
+      if (k0 + r < key_end) {
+        kv = *reinterpret_cast<const uint4*>(keys + (k0 + r) * kv_width + kv_head * D + c);
+        vv = *reinterpret_cast<const uint4*>(values + (k0 + r) * kv_width + kv_head * D + c);
+      }
+      *reinterpret_cast<uint4*>(k_tile + r * kStride + c) = kv;
+      *reinterpret_cast<uint4*>(v_tile + r * kStride + c) = vv;
+    }
+    __syncthreads();
+
+    float s[kFlashKeys / 8][4];
+#pragma unroll
+    for (int i = 0; i < kFlashKeys / 8; ++i) s[i][0] = s[i][1] = s[i][2] = s[i][3] = 0;
+#pragma unroll
+    for (int kk = 0; kk < kSteps; ++kk) {
+      uint32_t high[4], rest[4];
+      const int q_offset = (warp * 16 + (lane & 15)) * kStride + kk * 16 + (lane >> 4) * 8;
+      ldmatrix_x4(high, q_high + q_offset);
+      ldmatrix_x4(rest, q_rest + q_offset);
+#pragma unroll
+      for (int nt = 0; nt < kFlashKeys / 8; nt += 2) {
+        uint32_t b[4];
+        ldmatrix_x4(b, k_tile + ((nt + (lane >> 4)) * 8 + (lane & 7)) * kStride + kk * 16 + ((lane >> 3) & 1) * 8);
+        mma_16816(s[nt], high, b[0], b[1]);
+        mma_16816(s[nt], rest, b[0], b[1]);
+        mma_16816(s[nt + 1], high, b[2], b[3]);
+        mma_16816(s[nt + 1], rest, b[2], b[3]);
+      }
+    }
+
+    float tile_max[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int nt = 0; nt < kFlashKeys / 8; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int64_t key = k0 + nt * 8 + 2 * t + (e & 1);
+        s[nt][e] = key <= position[e >> 1] ? s[nt][e] * log2_scale : -INFINITY;
+        tile_max[e >> 1] = fmaxf(tile_max[e >> 1], s[nt][e]);
+      }
+    float correction[2];
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      tile_max[h] = fmaxf(tile_max[h], __shfl_xor_sync(0xffffffffu, tile_max[h], 1));
+      tile_max[h] = fmaxf(tile_max[h], __shfl_xor_sync(0xffffffffu, tile_max[h], 2));
+      const float new_max = fmaxf(running_max[h], tile_max[h]);
+      // a row that has seen no key yet keeps -inf: nothing to correct, and no inf - inf
+      correction[h] = new_max == -INFINITY ? 1.0f : exp2f(running_max[h] - new_max);
+      running_max[h] = new_max;
+      running_sum[h] *= correction[h];
+    }
+#pragma unroll
+    for (int i = 0; i < kDimTiles; ++i) {
+      o[i][0] *= correction[0], o[i][1] *= correction[0];
+      o[i][2] *= correction[1], o[i][3] *= correction[1];
+    }
+#pragma unroll
+    for (int nt = 0; nt < kFlashKeys / 8; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const float m = running_max[e >> 1];
+        const float p = m == -INFINITY ? 0.0f : exp2f(s[nt][e] - m);
+        s[nt][e] = p;
+        running_sum[e >> 1] += p;
+      }
+#pragma unroll
+    for (int kk = 0; kk < kFlashKeys / 16; ++kk) {
+      const uint32_t a[4] = {pack_half2(s[2 * kk][0], s[2 * kk][1]), pack_half2(s[2 * kk][2], s[2 * kk][3]),
+                             pack_half2(s[2 * kk + 1][0], s[2 * kk + 1][1]),
+                             pack_half2(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+#pragma unroll
+      for (int nd = 0; nd < kDimTiles; nd += 2) {
+        uint32_t b[4];
+        ldmatrix_x4_trans(b, v_tile + (kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * kStride + (nd + (lane >> 4)) * 8);
+        mma_16816(o[nd], a, b[0], b[1]);
+        mma_16816(o[nd + 1], a, b[2], b[3]);
+      }
+    }
+  }
+
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    running_sum[h] += __shfl_xor_sync(0xffffffffu, running_sum[h], 1);
+    running_sum[h] += __shfl_xor_sync(0xffffffffu, running_sum[h], 2);
+  }
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const int64_t row = q0 + warp * 16 + g + 8 * h;
+    if (row >= rows) continue;
+    float* o_row = out + (row * heads + head) * D;
+    const float inverse = 1.0f / running_sum[h];
+#pragma unroll
+    for (int nd = 0; nd < kDimTiles; ++nd)
+      *reinterpret_cast<float2*>(o_row + nd * 8 + 2 * t) = make_float2(o[nd][2 * h] * inverse, o[nd][2 * h + 1] * inverse);
+  }
+}
+
+template <int D>
+void launch_flash_prefill(const float* q, int64_t rows, const __half* keys, const __half* values, int64_t first_position,
+                          const AttentionParams& p, float* out, cudaStream_t stream) {
+  static const bool configured = [] {
+    cudaFuncSetAttribute(flash_prefill_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(flash_shared_bytes<D>()));
+    return true;
+  }();
+  (void)configured;
+  const dim3 grid(unsigned((rows + kFlashQueries - 1) / kFlashQueries), unsigned(p.heads));
+  launch(flash_prefill_kernel<D>, grid, kFlashWarps * 32, flash_shared_bytes<D>(), stream, q, rows, keys, values,
+         first_position, p.heads, p.kv_heads, p.scale, out);
 }
 
 }  // namespace
@@ -271,10 +562,29 @@ void attention(const float* q, const float* k, const float* v, int64_t rows, voi
   if (rows == 1) {
     // ranges sized for the cache's capacity, so the grid is the same at every position
     const int splits = int(std::clamp<int64_t>(capacity / kKeysPerSplit, 1, kMaxSplits));
-    launch(decode_split_kernel, dim3(p.kv_heads, splits), kDecodeThreads, 0, stream, q, k_cache, v_cache, first_position, p.heads,
-                                                                         p.kv_heads, p.head_dim, p.scale, scratch);
+    const dim3 grid(unsigned(p.kv_heads), unsigned(splits));
+    auto warp_split = [&](auto kernel) {
+      launch(kernel, grid, kWarpDecodeWarps * 32, 0, stream, q, k_cache, v_cache, first_position, p.heads, p.kv_heads,
+             p.scale, scratch);
+    };
+    switch (p.head_dim) {
+      case 64: warp_split(decode_warp_split_kernel<2>); break;
+      case 96: warp_split(decode_warp_split_kernel<3>); break;
+      case 128: warp_split(decode_warp_split_kernel<4>); break;
+      default:
+        launch(decode_split_kernel, grid, kDecodeThreads, 0, stream, q, k_cache, v_cache, first_position, p.heads,
+               p.kv_heads, p.head_dim, p.scale, scratch);
+    }
     launch(decode_merge_kernel, p.heads, 128, 0, stream, scratch, p.head_dim, splits, out);
     return;
+  }
+  switch (p.head_dim) {
+    case 32: return launch_flash_prefill<32>(q, rows, k_cache, v_cache, host_first_position, p, out, stream);
+    case 64: return launch_flash_prefill<64>(q, rows, k_cache, v_cache, host_first_position, p, out, stream);
+    case 96: return launch_flash_prefill<96>(q, rows, k_cache, v_cache, host_first_position, p, out, stream);
+    case 128: return launch_flash_prefill<128>(q, rows, k_cache, v_cache, host_first_position, p, out, stream);
+    case 256: return launch_flash_prefill<256>(q, rows, k_cache, v_cache, host_first_position, p, out, stream);
+    default: break;  // the CUDA-core kernel below
   }
   const size_t smem = (size_t(kTileKeys) * (p.head_dim + 1) + size_t(kTileKeys) * p.head_dim +
                        size_t(kPrefillWarps) * kQueriesPerWarp * p.head_dim) * sizeof(float);

@@ -2,6 +2,9 @@
 // computes them.
 
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <algorithm>
 
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/launch.cuh"
@@ -122,6 +125,29 @@ __global__ void argmax_kernel(const float* __restrict__ x, int64_t n, int32_t* o
   if (threadIdx.x == 0) *out = int32_t(indices[0] < n ? indices[0] : 0);
 }
 
+// The largest |x| as the bits of a non-negative float (which order as unsigned integers).
+__global__ void largest_kernel(const float* __restrict__ x, int64_t n, unsigned* largest) {
+  wait_for_inputs();
+  let_dependents_start();
+  float m = 0;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    m = fmaxf(m, fabsf(x[i]));
+  m = warp_max(m);
+  if ((threadIdx.x & 31) == 0) atomicMax(largest, __float_as_uint(m));
+}
+
+__global__ void to_f16_kernel(const float* __restrict__ x, int64_t n, __half* __restrict__ out, float* scale,
+                              const unsigned* largest) {
+  wait_for_inputs();
+  let_dependents_start();
+  const float big = __uint_as_float(*largest);
+  const int e = big > 0 && big < INFINITY ? ilogbf(big) - 14 : 0;  // big * 2^-e in [2^14, 2^15)
+  if (blockIdx.x == 0 && threadIdx.x == 0) *scale = ldexpf(1.0f, e);
+  const float down = ldexpf(1.0f, -e);
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    out[i] = __float2half_rn(x[i] * down);
+}
+
 __global__ void set_value_kernel(int64_t* target, int64_t value) { wait_for_inputs(); *target = value; }
 
 }  // namespace
@@ -132,6 +158,14 @@ void gather_rows(const float* table, int64_t cols, const int32_t* ids, int64_t c
 
 void argmax(const float* x, int64_t n, int32_t* out, cudaStream_t stream) {
   launch(argmax_kernel, 1, 1024, 0, stream, x, n, out);
+}
+
+void to_f16_scaled(const float* x, int64_t n, void* out, float* scale, unsigned* largest, cudaStream_t stream) {
+  cudaMemsetAsync(largest, 0, sizeof(unsigned), stream);
+  const unsigned blocks = unsigned(std::min<int64_t>((n + kThreads - 1) / kThreads, 132 * 16));
+  launch(largest_kernel, blocks, kThreads, 0, stream, x, n, largest);
+  launch(to_f16_kernel, blocks, kThreads, 0, stream, x, n, static_cast<__half*>(out), scale,
+         static_cast<const unsigned*>(largest));
 }
 
 void set_value(int64_t* target, int64_t value, cudaStream_t stream) { launch(set_value_kernel, 1, 1, 0, stream, target, value); }

@@ -34,11 +34,19 @@ bool can_share_tiled(std::span<const PackedMatrix* const> layers);
 size_t tiled_matvec_scratch_bytes(const PackedMatrix& w);
 void tiled_matvec(std::span<const PackedMatrix* const> layers, const float* x, int64_t x_rows,
                   std::span<float* const> ys, void* scratch, cudaStream_t stream);
-void dequantize_tiled(const PackedMatrix& w, const int32_t* ids, int64_t count, float* out, cudaStream_t stream);
 
-// W [w.rows, w.cols] as f32 (prefill's cuBLAS products), exactly as weights::dequantize_row
-// computes each value.
-void dequantize(const PackedMatrix& w, float* out, cudaStream_t stream);
+// W [w.rows, w.cols] for prefill's cuBLAS products: each value computed in f32 exactly as
+// weights::dequantize_row does, then stored as f32 or rounded to f16.
+enum class Dequantized { f32, f16 };
+void dequantize(const PackedMatrix& w, Dequantized type, void* out, cudaStream_t stream);
+// The same for a tiled w, of rows ids[i] (or rows 0..count-1 when ids is null) into out [count, w.cols].
+void dequantize_tiled(const PackedMatrix& w, const int32_t* ids, int64_t count, Dequantized type, void* out,
+                      cudaStream_t stream);
+
+// x [n] in f16 for the tensor cores, multiplied by 2^-e where 2^e (written to *scale) brings the
+// largest |x| near 2^14: f16's range can then never clip an activation, and values far below
+// the largest lose nothing that matters next to its rounding. `largest` is scratch for one word.
+void to_f16_scaled(const float* x, int64_t n, void* out, float* scale, unsigned* largest, cudaStream_t stream);
 
 // Rows ids[i] of w, dequantized to f32, into out [count, w.cols]: the embedding gather.
 void dequantize_rows(const PackedMatrix& w, const int32_t* ids, int64_t count, float* out, cudaStream_t stream);

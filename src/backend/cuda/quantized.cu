@@ -116,9 +116,9 @@ void launch_matvec(const PackedMatrix& w, const float* x, int64_t x_rows, float*
 }
 
 // One thread per unit: 32 values dequantized (f32 math, as weights::dequantize_row with
-// Rounding::none).
-template <int Bits, WeightFormat Format>
-__global__ void dequantize_kernel(PackedMatrix w, const int32_t* __restrict__ ids, int64_t count, float* __restrict__ out) {
+// Rounding::none), stored as Out (f32, or f16 for prefill's tensor-core products).
+template <int Bits, WeightFormat Format, class Out>
+__global__ void dequantize_kernel(PackedMatrix w, const int32_t* __restrict__ ids, int64_t count, Out* __restrict__ out) {
   wait_for_inputs();
   let_dependents_start();
   const int64_t units = w.cols >> 5;
@@ -129,7 +129,7 @@ __global__ void dequantize_kernel(PackedMatrix w, const int32_t* __restrict__ id
   uint32_t words[Bits];
   load_unit<Bits>(w.weight_row(row), u, words);
   const std::byte* scales = w.scale_row(row);
-  float* o = out + out_row * w.cols + (u << 5);
+  Out* o = out + out_row * w.cols + (u << 5);
 #pragma unroll
   for (int k = 0; k < 32; ++k) {
     const float q = unit_value<Bits, Format>(words, k);
@@ -141,14 +141,14 @@ __global__ void dequantize_kernel(PackedMatrix w, const int32_t* __restrict__ id
       value = q * scale_at(w, scales, g);
       if constexpr (Format == WeightFormat::affine) value += bias_at(w, w.bias_row(row), g);
     }
-    o[k] = value;
+    o[k] = Out(value);
   }
 }
 
-template <int Bits, WeightFormat Format>
-void launch_dequantize(const PackedMatrix& w, const int32_t* ids, int64_t count, float* out, cudaStream_t stream) {
+template <int Bits, WeightFormat Format, class Out>
+void launch_dequantize(const PackedMatrix& w, const int32_t* ids, int64_t count, Out* out, cudaStream_t stream) {
   const int64_t threads = count * (w.cols >> 5);
-  launch(dequantize_kernel<Bits, Format>, unsigned((threads + 255) / 256), 256, 0, stream, w, ids, count, out);
+  launch(dequantize_kernel<Bits, Format, Out>, unsigned((threads + 255) / 256), 256, 0, stream, w, ids, count, out);
 }
 
 // Calls fn.template operator()<Bits, Format>() for the layer's format.
@@ -180,10 +180,16 @@ void quantized_matvec(const PackedMatrix& w, const float* x, int64_t x_rows, flo
   dispatch(w, [&]<int Bits, WeightFormat Format>() { launch_matvec<Bits, Format>(w, x, x_rows, y, stream); });
 }
 
-void dequantize(const PackedMatrix& w, float* out, cudaStream_t stream) { dequantize_rows(w, nullptr, w.rows, out, stream); }
+void dequantize(const PackedMatrix& w, Dequantized type, void* out, cudaStream_t stream) {
+  if (w.layout == PackedLayout::tiles16) return dequantize_tiled(w, nullptr, w.rows, type, out, stream);
+  dispatch(w, [&]<int Bits, WeightFormat Format>() {
+    if (type == Dequantized::f16) launch_dequantize<Bits, Format>(w, nullptr, w.rows, static_cast<__half*>(out), stream);
+    else launch_dequantize<Bits, Format>(w, nullptr, w.rows, static_cast<float*>(out), stream);
+  });
+}
 
 void dequantize_rows(const PackedMatrix& w, const int32_t* ids, int64_t count, float* out, cudaStream_t stream) {
-  if (w.layout == PackedLayout::tiles16) return dequantize_tiled(w, ids, count, out, stream);
+  if (w.layout == PackedLayout::tiles16) return dequantize_tiled(w, ids, count, Dequantized::f32, out, stream);
   dispatch(w, [&]<int Bits, WeightFormat Format>() {
     launch_dequantize<Bits, Format>(w, ids, count, out, stream);
   });

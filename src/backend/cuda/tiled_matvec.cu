@@ -309,28 +309,36 @@ __global__ void __launch_bounds__(kWarps * 32) tiled_matvec_kernel(TiledJob job,
   }
 }
 
-// One thread per (output row, group, quarter): GS/4 values, as weights::dequantize_row computes them.
-template <int Bits, int GS, class ScaleT>
+// One thread per 4 values of an output row (consecutive threads, consecutive values: the stores
+// of a warp are one contiguous run), each computed as weights::dequantize_row does, stored as Out.
+template <int Bits, int GS, class ScaleT, class Out>
 __global__ void dequantize_tiled_kernel(PackedMatrix m, const int32_t* __restrict__ ids, int64_t count,
-                                        float* __restrict__ out) {
+                                        Out* __restrict__ out) {
   wait_for_inputs();
   let_dependents_start();
-  constexpr int kValues = GS / 4;
+  constexpr int kPieces = GS / 16;  // 4-value pieces in a lane's quarter
   const int64_t groups = m.cols / GS;
   const int64_t index = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (index >= count * groups * 4) return;
-  const int t = int(index & 3);
-  const int64_t g = (index >> 2) % groups, i = (index >> 2) / groups;
+  if (index >= count * groups * 4 * kPieces) return;
+  const int piece = int(index % kPieces);
+  const int t = int((index / kPieces) & 3);
+  const int64_t g = (index / kPieces / 4) % groups, i = index / kPieces / 4 / groups;
   const int64_t row = ids ? ids[i] : i;
   const ChunkAddress at = chunk_address(m, row, g, t);
-  uint32_t words[kValues * Bits / 32];
-#pragma unroll
-  for (int k = 0; k < kValues * Bits / 32; ++k) words[k] = reinterpret_cast<const uint32_t*>(at.weight)[k];
+  const uint32_t bits = Bits == 4 ? uint32_t(reinterpret_cast<const uint16_t*>(at.weight)[piece])
+                                  : reinterpret_cast<const uint32_t*>(at.weight)[piece];
   const float scale = to_float(*reinterpret_cast<const ScaleT*>(at.scale));
   const float bias = to_float(*reinterpret_cast<const ScaleT*>(at.bias));
-  float* o = out + i * m.cols + g * GS + t * kValues;
+  float v[4];
 #pragma unroll
-  for (int k = 0; k < kValues; ++k) o[k] = float((words[k * Bits / 32] >> ((k * Bits) & 31)) & ((1u << Bits) - 1)) * scale + bias;
+  for (int k = 0; k < 4; ++k) v[k] = float((bits >> (k * Bits)) & ((1u << Bits) - 1)) * scale + bias;
+  Out* o = out + i * m.cols + g * GS + t * (GS / 4) + 4 * piece;
+  if constexpr (sizeof(Out) == 4) {
+    *reinterpret_cast<float4*>(o) = make_float4(v[0], v[1], v[2], v[3]);
+  } else {
+    const __half2 lo = __floats2half2_rn(v[0], v[1]), hi = __floats2half2_rn(v[2], v[3]);
+    *reinterpret_cast<uint2*>(o) = make_uint2(*reinterpret_cast<const uint32_t*>(&lo), *reinterpret_cast<const uint32_t*>(&hi));
+  }
 }
 
 template <class Fn>
@@ -433,11 +441,16 @@ void tiled_matvec(std::span<const PackedMatrix* const> layers, const float* x, i
   }
 }
 
-void dequantize_tiled(const PackedMatrix& w, const int32_t* ids, int64_t count, float* out, cudaStream_t stream) {
-  const int64_t threads = count * (w.cols / w.group_size) * 4;
+void dequantize_tiled(const PackedMatrix& w, const int32_t* ids, int64_t count, Dequantized type, void* out,
+                      cudaStream_t stream) {
+  const int64_t threads = count * (w.cols / 4);
   if (threads == 0) return;
   dispatch_tiled(w, [&]<int Bits, int GS, class ScaleT>() {
-    launch(dequantize_tiled_kernel<Bits, GS, ScaleT>, unsigned((threads + 255) / 256), 256, 0, stream, w, ids, count, out);
+    const unsigned blocks = unsigned((threads + 255) / 256);
+    if (type == Dequantized::f16)
+      launch(dequantize_tiled_kernel<Bits, GS, ScaleT, __half>, blocks, 256, 0, stream, w, ids, count, static_cast<__half*>(out));
+    else
+      launch(dequantize_tiled_kernel<Bits, GS, ScaleT, float>, blocks, 256, 0, stream, w, ids, count, static_cast<float*>(out));
   });
 }
 

@@ -141,6 +141,18 @@ class Backend {
                            std::span<Tensor* const> outs) {
     for (size_t i = 0; i < weights.size(); ++i) linear(x, *weights[i], *outs[i]);
   }
+  // residual += x·Wᵀ (the projection that ends a block). `product` has the shape of the product,
+  // for this default, which computes it first; a backend may add it into residual directly.
+  virtual void linear_add(const Tensor& x, const LinearWeights& weights, Tensor& product, Tensor& residual) {
+    linear(x, weights, product);
+    add(residual, product);
+  }
+  // Both rotations of a layer (q's and k's heads); a backend may do them in one pass.
+  virtual void rope_qk(Tensor& q, Tensor& k, int heads, int kv_heads, int head_dim, const RopeParams& rope,
+                       int64_t first_position) {
+    this->rope(q, heads, head_dim, rope, first_position);
+    this->rope(k, kv_heads, head_dim, rope, first_position);
+  }
   virtual void add_bias(Tensor& x, const VectorWeights& bias) = 0;
   virtual void add(Tensor& x, const Tensor& y) = 0;  // x += y
   virtual void swiglu(const Tensor& gate, const Tensor& up, Tensor& out) = 0;  // silu(gate) * up; may alias gate

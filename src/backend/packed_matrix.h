@@ -41,7 +41,7 @@ struct PackedMatrix {
   size_t scale_stride = 0;            // bytes per row of scales and biases
   float global_scale = 1.0f;          // nvfp4: every group scale is multiplied by this
   const std::byte* weight_end = nullptr;  // end of the tensor's memory: no load may pass it
-  PackedLayout layout = PackedLayout::rows;  // tiles16: weight_stride is the bytes of one tile
+  PackedLayout layout = PackedLayout::rows;  // tiles16: the strides are the bytes of one 16-row tile
 
   SALUT_HOST_DEVICE bool quantized() const { return group_size > 0; }
   SALUT_HOST_DEVICE int64_t groups() const { return quantized() ? cols / group_size : 0; }
@@ -55,6 +55,8 @@ struct PackedMatrix {
     m.rows = count;
     if (layout == PackedLayout::tiles16) {
       m.weight = weight + size_t(first / 16) * weight_stride;
+      m.scales = scales + size_t(first / 16) * scale_stride;
+      m.biases = biases + size_t(first / 16) * scale_stride;
       return m;
     }
     m.weight = weight_row(first);

@@ -219,6 +219,15 @@ void Transformer::run_layer(Layer& layer, Tensor& hidden, backend::KvLayer& kv, 
     for (size_t i = 0; i < N; ++i)
       if (*biases[i]) backend_.add_bias(*outs[i], *biases[i]);
   };
+  // hidden += x·Wᵀ (+ bias): a block's last projection, into the residual stream
+  auto add_projection = [&](const Tensor& x, const backend::LinearWeights& weights, const backend::VectorWeights& bias) {
+    if (bias) {
+      linear(x, weights, bias, projected);
+      backend_.add(hidden, projected);
+    } else {
+      backend_.linear_add(x, weights, projected, hidden);
+    }
+  };
   using Weights3 = std::array<const backend::LinearWeights*, 3>;
   using Biases3 = std::array<const backend::VectorWeights*, 3>;
   using Weights2 = std::array<const backend::LinearWeights*, 2>;
@@ -232,18 +241,15 @@ void Transformer::run_layer(Layer& layer, Tensor& hidden, backend::KvLayer& kv, 
     backend_.rms_norm_heads(q, attention_.head_dim, layer.q_norm, eps);
     backend_.rms_norm_heads(k, attention_.head_dim, layer.k_norm, eps);
   }
-  backend_.rope(q, attention_.heads, attention_.head_dim, rope, first_position);
-  backend_.rope(k, attention_.kv_heads, attention_.head_dim, rope, first_position);
+  backend_.rope_qk(q, k, attention_.heads, attention_.kv_heads, attention_.head_dim, rope, first_position);
   backend_.attention(q, k, v, kv, first_position, attention_, attention);
-  linear(attention, layer.o, layer.o_bias, projected);
-  backend_.add(hidden, projected);
+  add_projection(attention, layer.o, layer.o_bias);
 
   // MLP block.
   backend_.rms_norm(hidden, layer.post_attention_norm, eps, normed);
   project(normed, Weights2{&layer.gate, &layer.up}, Biases2{&layer.gate_bias, &layer.up_bias}, std::array{&gate, &up});
   backend_.swiglu(gate, up, gate);
-  linear(gate, layer.down, layer.down_bias, projected);
-  backend_.add(hidden, projected);
+  add_projection(gate, layer.down, layer.down_bias);
 }
 
 void Transformer::head(const Tensor& hidden, Tensor& logits) {

@@ -29,7 +29,7 @@ constexpr int kTileKeys = 32;          // prefill: keys per shared-memory tile
 constexpr int kPrefillWarps = 8;       // prefill: warps per block
 constexpr int kQueriesPerWarp = 4;     // prefill: queries per warp
 
-__global__ void append_kernel(const float* __restrict__ k, const float* __restrict__ v, int64_t rows, int64_t width,
+__global__ void append_kernel(const float* k, const float* v, int64_t rows, int64_t width,
                               __half* keys, __half* values, const int64_t* first_position) {
   wait_for_inputs();
   let_dependents_start();
@@ -45,7 +45,7 @@ __global__ void append_kernel(const float* __restrict__ k, const float* __restri
 // its warp's queries; each lane then owns head_dim/32 output dims of each query and accumulates
 // p · V over the tile.
 __global__ void __launch_bounds__(kPrefillWarps * 32) prefill_kernel(
-    const float* __restrict__ q, int64_t rows, const __half* __restrict__ keys, const __half* __restrict__ values,
+    const float* q, int64_t rows, const __half* keys, const __half* values,
     int64_t first_position, int heads, int kv_heads, int head_dim, float scale, float* out) {
   wait_for_inputs();
   let_dependents_start();
@@ -142,7 +142,7 @@ constexpr int kDecodeChunk = 128;
 constexpr int kDecodeThreads = 128;
 
 __global__ void __launch_bounds__(kDecodeThreads) decode_split_kernel(
-    const float* __restrict__ q, const __half* __restrict__ keys, const __half* __restrict__ values,
+    const float* q, const __half* keys, const __half* values,
     const int64_t* first_position, int heads, int kv_heads, int head_dim, float scale, float* partial) {
   wait_for_inputs();
   let_dependents_start();
@@ -239,7 +239,7 @@ constexpr int kWarpDecodeWarps = 4;
 
 template <int D>
 __global__ void __launch_bounds__(kWarpDecodeWarps * 32) decode_warp_split_kernel(
-    const float* __restrict__ q, const __half* __restrict__ keys, const __half* __restrict__ values,
+    const float* q, const __half* keys, const __half* values,
     const int64_t* first_position, int heads, int kv_heads, float scale, float* partial) {
   wait_for_inputs();
   let_dependents_start();
@@ -335,7 +335,7 @@ __global__ void __launch_bounds__(kWarpDecodeWarps * 32) decode_warp_split_kerne
 }
 
 // Decode, pass 2: one block per query head merges its ranges.
-__global__ void decode_merge_kernel(const float* __restrict__ partial, int head_dim, int splits, float* out) {
+__global__ void decode_merge_kernel(const float* partial, int head_dim, int splits, float* out) {
   wait_for_inputs();
   let_dependents_start();
   const int head = blockIdx.x;
@@ -394,7 +394,7 @@ size_t flash_shared_bytes() { return size_t(2 * kFlashQueries + 2 * kFlashKeys) 
 
 template <int D>
 __global__ void __launch_bounds__(kFlashWarps * 32) flash_prefill_kernel(
-    const float* __restrict__ q, int64_t rows, const __half* __restrict__ keys, const __half* __restrict__ values,
+    const float* q, int64_t rows, const __half* keys, const __half* values,
     int64_t first_position, int heads, int kv_heads, float scale, float* out) {
   wait_for_inputs();
   let_dependents_start();

@@ -48,11 +48,38 @@ struct DeviceBuffer {
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
 };
 
+// The tiled format (bits, group size) of the loaded model's layers when they all share one: RMSNorm
+// and SwiGLU then hand their output over prepared for the next product. Counted per live layer,
+// so that the next model starts afresh.
+struct TiledFormat {
+  int live = 0;
+  int bits = 0, group = 0;
+  bool differ = false;
+  void add(const PackedMatrix& m) {
+    if (live++ == 0) bits = m.bits, group = m.group_size, differ = false;
+    else if (bits != m.bits || group != m.group_size) differ = true;
+  }
+  void remove() {
+    if (--live == 0) bits = group = 0, differ = false;
+  }
+  bool shared() const { return live > 0 && !differ; }
+};
+
 // A linear layer on the device: the matrix as the kernels read it, pointing into buffers that
 // slices of it (phi3's fused projections) share.
 struct CudaLinear {
   PackedMatrix matrix;
   std::shared_ptr<DeviceBuffer> weight, scales, biases;
+  std::shared_ptr<TiledFormat> format;  // tiled layers: counted in their backend's
+  CudaLinear() = default;
+  CudaLinear(const CudaLinear& other)  // a slice: counted as a layer of its own
+      : matrix(other.matrix), weight(other.weight), scales(other.scales), biases(other.biases), format(other.format) {
+    if (format) ++format->live;
+  }
+  CudaLinear& operator=(const CudaLinear&) = delete;
+  ~CudaLinear() {
+    if (format) format->remove();
+  }
 };
 
 const CudaLinear& linear_of(const LinearWeights& w) { return *static_cast<const CudaLinear*>(w.impl.get()); }
@@ -92,6 +119,7 @@ class Uploader {
       std::memcpy(slot.host, src + done, n);
       check(cudaMemcpyAsync(static_cast<std::byte*>(device) + done, slot.host, n, cudaMemcpyHostToDevice, stream_),
             "cudaMemcpyAsync");
+      cuda::after_copy();
       check(cudaEventRecord(slot.done, stream_), "cudaEventRecord");
       done += n;
     }
@@ -127,11 +155,12 @@ class CudaBackend final : public Backend {
     graphs_enabled_ = graphs == nullptr || std::string(graphs) != "0";
     position_ = std::make_unique<DeviceBuffer>(sizeof(int64_t));
     prefill_scalars_ = std::make_unique<DeviceBuffer>(4 * sizeof(float));
-    check(cudaMemset(prefill_scalars_->data, 0, prefill_scalars_->bytes), "cudaMemset");
+    const float scalars[4] = {1.0f, 0.0f, 0.0f, 1.0f};  // [scale, 0, largest, 1]
+    check(cudaMemcpy(prefill_scalars_->data, scalars, sizeof(scalars), cudaMemcpyHostToDevice), "cudaMemcpy");
     check(cudaMallocHost(&ids_host_, kMaxIds * sizeof(int32_t)), "cudaMallocHost");
     ids_device_ = std::make_unique<DeviceBuffer>(kMaxIds * sizeof(int32_t));
-    token_device_ = std::make_unique<DeviceBuffer>(sizeof(int32_t));
-    check(cudaMallocHost(&token_host_, sizeof(int32_t)), "cudaMallocHost");
+    token_device_ = std::make_unique<DeviceBuffer>(sizeof(unsigned long long));
+    check(cudaMallocHost(&token_host_, sizeof(unsigned long long)), "cudaMallocHost");
     check(cudaEventCreateWithFlags(&ids_copied_, cudaEventDisableTiming), "cudaEventCreate");
     uploader_ = std::make_unique<Uploader>(copy_stream_);
   }
@@ -184,18 +213,22 @@ class CudaBackend final : public Backend {
   }
 
   Tensor alloc(int64_t rows, int64_t cols) override {
+    forget_prepared();
     Tensor t;
     t.rows = rows;
     t.cols = cols;
     const size_t bytes = std::max<size_t>(size_t(rows * cols) * sizeof(float), 1);
     check(cudaMalloc(reinterpret_cast<void**>(&t.data), bytes), "cudaMalloc");
     check(cudaMemsetAsync(t.data, 0, bytes, stream_), "cudaMemsetAsync");
+    cuda::after_copy();
     return t;
   }
 
   void free(Tensor& tensor) override {
+    forget_prepared();
     if (tensor.data) {
       cudaStreamSynchronize(stream_);  // no kernel may still use it
+      forget_graphs();  // a recorded step may name this memory, and a new tensor may get its address
       cudaFree(tensor.data);
     }
     tensor = Tensor{};
@@ -215,39 +248,47 @@ class CudaBackend final : public Backend {
     for (auto [from, to] : {std::pair{&src.keys, &dst.keys}, std::pair{&src.values, &dst.values}})
       check(cudaMemcpyAsync(to->data, from->data, size_t(rows * from->cols) * 2, cudaMemcpyDeviceToDevice, stream_),
             "cudaMemcpyAsync");
+      cuda::after_copy();
   }
   int kv_value_bytes() const override { return 2; }
   int64_t prefill_chunk() const override { return 2048; }
   bool grows_kv() const override { return false; }
 
   void write_rows(Tensor& dst, int64_t first_row, const float* host, int64_t rows) override {
+    forget_prepared();
     check(cudaMemcpyAsync(dst.data + first_row * dst.cols, host, size_t(rows * dst.cols) * sizeof(float),
                           cudaMemcpyHostToDevice, stream_),
           "cudaMemcpyAsync");
+    cuda::after_copy();
     check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");  // `host` may go away after this returns
   }
   void read_rows(const Tensor& src, int64_t first_row, int64_t rows, float* host) override {
     check(cudaMemcpyAsync(host, src.data + first_row * src.cols, size_t(rows * src.cols) * sizeof(float),
                           cudaMemcpyDeviceToHost, stream_),
           "cudaMemcpyAsync");
+    cuda::after_copy();
     check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
   }
   void copy_rows(const Tensor& src, int64_t src_row, Tensor& dst, int64_t dst_row, int64_t rows) override {
+    forget_prepared();
     check(cudaMemcpyAsync(dst.data + dst_row * dst.cols, src.data + src_row * src.cols,
                           size_t(rows * src.cols) * sizeof(float), cudaMemcpyDeviceToDevice, stream_),
           "cudaMemcpyAsync");
+    cuda::after_copy();
   }
   void synchronize() override { check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize"); }
 
   int32_t argmax(const Tensor& row) override {
-    cuda::argmax(row.data, row.cols, static_cast<int32_t*>(token_device_->data), stream_);
-    check(cudaMemcpyAsync(token_host_, token_device_->data, sizeof(int32_t), cudaMemcpyDeviceToHost, stream_),
-          "cudaMemcpyAsync");
+    auto* key = static_cast<unsigned long long*>(token_device_->data);
+    cuda::argmax(row.data, row.cols, key, stream_);
+    check(cudaMemcpyAsync(token_host_, key, sizeof(*key), cudaMemcpyDeviceToHost, stream_), "cudaMemcpyAsync");
+    cuda::after_copy();
     synchronize();
-    return *token_host_;
+    return cuda::argmax_index(*token_host_);
   }
 
   LinearWeights load_linear(const weights::LinearView& view) override {
+    forget_graphs();  // a new model: steps recorded for the last one must never replay
     const PackedMatrix host = pack_view(view, 0, view.out_features);
     auto impl = std::make_shared<CudaLinear>();
     impl->matrix = host;
@@ -268,11 +309,17 @@ class CudaBackend final : public Backend {
       uploader_->upload_into(staging, host.weight, weight_bytes);
       uploader_->upload_into(staging + weight_bytes, host.scales, scale_bytes);
       uploader_->upload_into(staging + weight_bytes + scale_bytes, host.biases, scale_bytes);
-      impl->weight = std::make_shared<DeviceBuffer>(cuda::tiled_bytes(host));
-      impl->matrix = cuda::tiled_layout(host, static_cast<const std::byte*>(impl->weight->data));
+      impl->weight = std::make_shared<DeviceBuffer>(weight_bytes);
+      impl->scales = std::make_shared<DeviceBuffer>(scale_bytes);
+      impl->biases = std::make_shared<DeviceBuffer>(scale_bytes);
+      impl->matrix = cuda::tiled_layout(host, static_cast<const std::byte*>(impl->weight->data),
+                                        static_cast<const std::byte*>(impl->scales->data),
+                                        static_cast<const std::byte*>(impl->biases->data));
       cuda::relayout(cuda::rows_layout(host, staging, staging + weight_bytes, staging + weight_bytes + scale_bytes),
                      impl->matrix, copy_stream_);
       check(cudaFreeAsync(staging, copy_stream_), "cudaFreeAsync");
+      impl->format = tiled_format_;
+      tiled_format_->add(host);
       check(cudaStreamSynchronize(copy_stream_), "cudaStreamSynchronize");  // complete before any op reads it
       return LinearWeights{view.out_features, view.in_features, impl};
     } else {
@@ -326,6 +373,7 @@ class CudaBackend final : public Backend {
   }
 
   void embed(const LinearWeights& table, std::span<const int32_t> ids, Tensor& out) override {
+    forget_prepared();
     const PackedMatrix& m = linear_of(table).matrix;
     for (size_t done = 0; done < ids.size();) {
       const size_t n = std::min(ids.size() - done, kMaxIds);
@@ -333,6 +381,7 @@ class CudaBackend final : public Backend {
       std::memcpy(ids_host_, ids.data() + done, n * sizeof(int32_t));
       auto* ids_device = static_cast<int32_t*>(ids_device_->data);
       check(cudaMemcpyAsync(ids_device, ids_host_, n * sizeof(int32_t), cudaMemcpyHostToDevice, stream_), "cudaMemcpyAsync");
+      cuda::after_copy();
       check(cudaEventRecord(ids_copied_, stream_), "cudaEventRecord");
       float* o = out.data + int64_t(done) * out.cols;
       if (m.quantized()) cuda::dequantize_rows(m, ids_device, int64_t(n), o, stream_);
@@ -343,13 +392,30 @@ class CudaBackend final : public Backend {
   }
 
   void rms_norm(const Tensor& x, const VectorWeights& weight, float eps, Tensor& out) override {
+    forget_prepared();
+    if (will_prepare(out)) {
+      cuda::rms_norm_prepared(x.data, x.rows, x.cols, vector_of(weight), eps, out.data, tiled_format_->bits, tiled_format_->group,
+                              matvec_scratch(out.cols), stream_);
+      return note_prepared(out);
+    }
     cuda::rms_norm(x.data, x.rows, x.cols, vector_of(weight), eps, out.data, stream_);
   }
   void rms_norm_heads(Tensor& x, int head_dim, const VectorWeights& weight, float eps) override {
+    forget_prepared();
     cuda::rms_norm(x.data, x.size() / head_dim, head_dim, vector_of(weight), eps, x.data, stream_);
   }
 
-  void linear(const Tensor& x, const LinearWeights& weights, Tensor& out) override {
+  void linear(const Tensor& x, const LinearWeights& weights, Tensor& out) override { product(x, weights, out, false); }
+
+  void linear_add(const Tensor& x, const LinearWeights& weights, Tensor& product_out, Tensor& residual) override {
+    const PackedMatrix& m = linear_of(weights).matrix;
+    if (!m.quantized() || (x.rows <= matvec_rows(m) && m.layout != PackedLayout::tiles16))
+      return Backend::linear_add(x, weights, product_out, residual);
+    product(x, weights, residual, true);
+  }
+
+  // out = x·Wᵀ, or out += x·Wᵀ when `accumulate` (quantized layers only).
+  void product(const Tensor& x, const LinearWeights& weights, Tensor& out, bool accumulate) {
     const PackedMatrix& m = linear_of(weights).matrix;
     const float one = 1.0f, zero = 0.0f;
     if (!m.quantized()) {
@@ -363,7 +429,7 @@ class CudaBackend final : public Backend {
       if (m.layout == PackedLayout::tiles16) {
         const PackedMatrix* layers[] = {&m};
         float* ys[] = {out.data};
-        return cuda::tiled_matvec(layers, x.data, x.rows, ys, matvec_scratch(m), stream_);
+        return tiled_product(layers, x, ys, accumulate);
       }
       return cuda::quantized_matvec(m, x.data, x.rows, out.data, stream_);
     }
@@ -373,7 +439,7 @@ class CudaBackend final : public Backend {
     // (measured: as close to mlx-lm as TF32) at twice its rate; bf16 (7 bits) was measured at up to
     // 1.5% of the logit range off mlx-lm on the fixtures.
     auto* x16 = scratch(half_scratch_, size_t(x.rows * x.cols) * 2);
-    auto* scalars = static_cast<float*>(prefill_scalars_->data);  // [scale, 0, largest]
+    auto* scalars = static_cast<float*>(prefill_scalars_->data);  // [scale, 0, largest, 1]
     cuda::to_f16_scaled(x.data, x.rows * x.cols, x16, scalars, reinterpret_cast<unsigned*>(scalars + 2), stream_);
     const int64_t tile = std::max<int64_t>(16, std::min<int64_t>(m.rows, kPrefillScratchBytes / (m.cols * 2)) / 16 * 16);
     auto* w16 = scratch(weight_scratch_, size_t(tile * m.cols) * 2);
@@ -383,7 +449,8 @@ class CudaBackend final : public Backend {
       cuda::dequantize(part, cuda::Dequantized::f16, w16, stream_);
       const cublasStatus_t done =
           cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, int(part.rows), int(x.rows), int(m.cols), scalars, w16,
-                       CUDA_R_16F, int(m.cols), x16, CUDA_R_16F, int(x.cols), scalars + 1, out.data + first, CUDA_R_32F,
+                       CUDA_R_16F, int(m.cols), x16, CUDA_R_16F, int(x.cols), scalars + (accumulate ? 3 : 1),
+                       out.data + first, CUDA_R_32F,
                        int(out.cols), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
       if (done != CUBLAS_STATUS_SUCCESS) cublasSetPointerMode(cublas_, CUBLAS_POINTER_MODE_HOST);
       check(done, "cublasGemmEx");
@@ -399,34 +466,53 @@ class CudaBackend final : public Backend {
       layers.push_back(&linear_of(*weights[i]).matrix);
       ys.push_back(outs[i]->data);
     }
-    if (cuda::can_share_tiled(layers) && x.rows <= matvec_rows(*layers[0]))
-      return cuda::tiled_matvec(layers, x.data, x.rows, ys, matvec_scratch(*layers[0]), stream_);
+    if (cuda::can_share_tiled(layers) && x.rows <= matvec_rows(*layers[0])) return tiled_product(layers, x, ys, false);
     Backend::linear_many(x, weights, outs);
   }
 
   void add_bias(Tensor& x, const VectorWeights& bias) override {
+    forget_prepared();
     cuda::add_bias(x.data, x.rows, x.cols, vector_of(bias), stream_);
   }
-  void add(Tensor& x, const Tensor& y) override { cuda::add(x.data, y.data, x.size(), stream_); }
+  void add(Tensor& x, const Tensor& y) override {
+    forget_prepared();
+    cuda::add(x.data, y.data, x.size(), stream_);
+  }
   void swiglu(const Tensor& gate, const Tensor& up, Tensor& out) override {
+    forget_prepared();
+    if (will_prepare(out)) {
+      cuda::swiglu_prepared(gate.data, up.data, gate.rows, gate.cols, out.data, tiled_format_->bits, tiled_format_->group,
+                            matvec_scratch(out.cols), stream_);
+      return note_prepared(out);
+    }
     cuda::swiglu(gate.data, up.data, gate.size(), out.data, stream_);
   }
 
   void rope(Tensor& x, int heads, int head_dim, const RopeParams& rope, int64_t first_position) override {
+    rotate(x, heads, nullptr, 0, head_dim, rope, first_position);
+  }
+  void rope_qk(Tensor& q, Tensor& k, int heads, int kv_heads, int head_dim, const RopeParams& rope,
+               int64_t first_position) override {
+    rotate(q, heads, &k, kv_heads, head_dim, rope, first_position);
+  }
+  void rotate(Tensor& x, int heads, Tensor* x2, int heads2, int head_dim, const RopeParams& rope, int64_t first_position) {
+    forget_prepared();
     set_position(first_position);
     if (rope.inv_freq != inv_freq_host_) {
       inv_freq_ = std::make_unique<DeviceBuffer>(rope.inv_freq.size() * sizeof(float));
       check(cudaMemcpyAsync(inv_freq_->data, rope.inv_freq.data(), inv_freq_->bytes, cudaMemcpyHostToDevice, stream_),
             "cudaMemcpyAsync");
+      cuda::after_copy();
       check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
       inv_freq_host_ = rope.inv_freq;
     }
-    cuda::rope(x.data, x.rows, heads, head_dim, rope.rotary_dim, rope.traditional,
+    cuda::rope(x.data, heads, x2 ? x2->data : nullptr, heads2, x.rows, head_dim, rope.rotary_dim, rope.traditional,
                static_cast<const float*>(inv_freq_->data), rope.input_scale, position(), stream_);
   }
 
   void attention(const Tensor& q, const Tensor& k, const Tensor& v, KvLayer& cache, int64_t first_position,
                  const AttentionParams& params, Tensor& out) override {
+    forget_prepared();
     if (!cuda::attention_supports(params))
       throw Error(Errc::not_a_model, fmt::format("the CUDA backend supports head_dim up to 256 and up to 16 query heads "
                                                  "per KV head (this model: {} and {})",
@@ -468,7 +554,40 @@ class CudaBackend final : public Backend {
   static int64_t matvec_rows(const PackedMatrix& m) {
     return m.layout == PackedLayout::tiles16 ? kMaxTiledMatvecRows : kMaxMatvecRows;
   }
-  void* matvec_scratch(const PackedMatrix& m) { return scratch(matvec_scratch_, cuda::tiled_matvec_scratch_bytes(m)); }
+  // The tiled matvec's scratch: x prepared for the tensor cores, sized for the widest input seen.
+  void* matvec_scratch(int64_t cols) {
+    if (cols > matvec_scratch_cols_) {
+      matvec_scratch_cols_ = cols;
+      forget_prepared();
+    }
+    return scratch(matvec_scratch_, cuda::tiled_scratch_bytes(matvec_scratch_cols_, 32));
+  }
+
+  // Which activation the matvec scratch holds prepared: the op that prepared it says so, every op
+  // that may write a tensor forgets it. A product of a tiled layer whose input is that tensor
+  // (same rows, same format) skips its own preparation.
+  bool will_prepare(const Tensor& out) const {
+    return tiled_format_->shared() && cuda::can_prepare(out.rows, out.cols, tiled_format_->group);
+  }
+  void note_prepared(const Tensor& x) {
+    prepared_ = {x.data, x.rows, x.cols, tiled_format_->bits, tiled_format_->group};
+  }
+  void forget_prepared() { prepared_ = {}; }
+  bool is_prepared(const Tensor& x, const PackedMatrix& m) const {
+    return prepared_.x == x.data && prepared_.rows == x.rows && prepared_.cols == x.cols && prepared_.bits == m.bits &&
+           prepared_.group == m.group_size;
+  }
+
+  void tiled_product(std::span<const PackedMatrix* const> layers, const Tensor& x, std::span<float* const> ys,
+                     bool accumulate) {
+    const PackedMatrix& m = *layers[0];
+    void* prepared = matvec_scratch(x.cols);
+    cuda::tiled_matvec(layers, x.data, x.rows, ys, prepared, stream_, {is_prepared(x, m), accumulate});
+    if (x.rows <= 4) prepared_ = {x.data, x.rows, x.cols, m.bits, m.group_size};  // left there by this product
+    else forget_prepared();
+    for (float* y : ys)
+      if (y == prepared_.x) forget_prepared();
+  }
 
   void forget_graphs() {
     for (auto& [key, graph] : graphs_)
@@ -493,10 +612,17 @@ class CudaBackend final : public Backend {
   int64_t position_value_ = -1;
   int32_t* ids_host_ = nullptr;
   std::unique_ptr<DeviceBuffer> ids_device_, token_device_;
-  int32_t* token_host_ = nullptr;
+  unsigned long long* token_host_ = nullptr;  // argmax's key
   cudaEvent_t ids_copied_ = nullptr;
   std::unique_ptr<DeviceBuffer> weight_scratch_, half_scratch_, matvec_scratch_, attention_scratch_, inv_freq_;
   std::unique_ptr<DeviceBuffer> prefill_scalars_;
+  std::shared_ptr<TiledFormat> tiled_format_ = std::make_shared<TiledFormat>();
+  int64_t matvec_scratch_cols_ = 0;
+  struct PreparedInput {
+    const float* x = nullptr;
+    int64_t rows = 0, cols = 0;
+    int bits = 0, group = 0;
+  } prepared_;
   std::vector<float> inv_freq_host_;
   std::unique_ptr<DeviceBuffer> cublas_workspace_;
   bool graphs_enabled_ = true;

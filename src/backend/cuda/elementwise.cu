@@ -5,6 +5,7 @@
 #include <cuda_fp16.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/launch.cuh"
@@ -17,21 +18,8 @@ constexpr int kThreads = 256;
 
 int blocks_for(int64_t n) { return int((n + kThreads - 1) / kThreads); }
 
-__device__ float block_sum(float v) {
-  __shared__ float partial[32];
-  v = warp_sum(v);
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  if (lane == 0) partial[warp] = v;
-  __syncthreads();
-  const int warps = (blockDim.x + 31) >> 5;
-  v = lane < warps ? partial[lane] : 0.0f;
-  v = warp_sum(v);
-  __syncthreads();  // partial[] is reused by the next call
-  return v;
-}
-
 // One block per row: x * rsqrt(mean(x²) + eps) * weight, the mean in f32.
-__global__ void rms_norm_kernel(const float* __restrict__ x, int64_t cols, const float* __restrict__ weight, float eps,
+__global__ void rms_norm_kernel(const float* x, int64_t cols, const float* weight, float eps,
                                 float* out) {
   wait_for_inputs();
   let_dependents_start();
@@ -43,21 +31,21 @@ __global__ void rms_norm_kernel(const float* __restrict__ x, int64_t cols, const
   for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) o[i] = row[i] * inverse * weight[i];
 }
 
-__global__ void add_bias_kernel(float* x, int64_t n, int64_t cols, const float* __restrict__ bias) {
+__global__ void add_bias_kernel(float* x, int64_t n, int64_t cols, const float* bias) {
   wait_for_inputs();
   let_dependents_start();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) x[i] += bias[i % cols];
 }
 
-__global__ void add_kernel(float* x, const float* __restrict__ y, int64_t n) {
+__global__ void add_kernel(float* x, const float* y, int64_t n) {
   wait_for_inputs();
   let_dependents_start();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) x[i] += y[i];
 }
 
-__global__ void swiglu_kernel(const float* gate, const float* __restrict__ up, int64_t n, float* out) {
+__global__ void swiglu_kernel(const float* gate, const float* up, int64_t n, float* out) {
   wait_for_inputs();
   let_dependents_start();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -67,14 +55,18 @@ __global__ void swiglu_kernel(const float* gate, const float* __restrict__ up, i
   }
 }
 
-// One thread per rotated pair of one head of one row.
-__global__ void rope_kernel(float* x, int64_t rows, int heads, int head_dim, int half, bool traditional,
-                            const float* __restrict__ inv_freq, float input_scale, const int64_t* first_position) {
+// One thread per rotated pair of one head of one row, of x and then of x2 (q and k in one launch).
+__global__ void rope_kernel(float* x, int heads, float* x2, int heads2, int64_t rows, int head_dim, int half,
+                            bool traditional, const float* inv_freq, float input_scale,
+                            const int64_t* first_position) {
   wait_for_inputs();
   let_dependents_start();
-  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  const int64_t total = rows * heads * half;
-  if (i >= total) return;
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= rows * heads * half) {
+    i -= rows * heads * half;
+    x = x2, heads = heads2;
+  }
+  if (i >= rows * heads * half) return;
   const int pair = int(i % half);
   const int64_t head = i / half;  // row * heads + h
   const int64_t row = head / heads;
@@ -91,7 +83,7 @@ __global__ void rope_kernel(float* x, int64_t rows, int heads, int head_dim, int
 }
 
 
-__global__ void gather_kernel(const float* __restrict__ table, int64_t cols, const int32_t* __restrict__ ids,
+__global__ void gather_kernel(const float* table, int64_t cols, const int32_t* ids,
                               int64_t count, float* out) {
   wait_for_inputs();
   let_dependents_start();
@@ -99,34 +91,28 @@ __global__ void gather_kernel(const float* __restrict__ table, int64_t cols, con
   if (i < count * cols) out[i] = table[int64_t(ids[i / cols]) * cols + i % cols];
 }
 
-// One block: each thread keeps the first largest of its stride, then the block keeps the largest,
-// the lowest index among equals (as std::max_element on the host).
-__global__ void argmax_kernel(const float* __restrict__ x, int64_t n, int32_t* out) {
-  wait_for_inputs();
-  let_dependents_start();
-  float best = -INFINITY;
-  int64_t index = n;
-  for (int64_t i = threadIdx.x; i < n; i += blockDim.x)
-    if (x[i] > best || (index == n && x[i] == best)) best = x[i], index = i;
-  __shared__ float values[1024];
-  __shared__ int64_t indices[1024];
-  values[threadIdx.x] = best;
-  indices[threadIdx.x] = index;
-  __syncthreads();
-  for (int half = blockDim.x / 2; half > 0; half >>= 1) {
-    if (threadIdx.x < half) {
-      const float v = values[threadIdx.x + half];
-      const int64_t j = indices[threadIdx.x + half];
-      if (v > values[threadIdx.x] || (v == values[threadIdx.x] && j < indices[threadIdx.x]))
-        values[threadIdx.x] = v, indices[threadIdx.x] = j;
-    }
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) *out = int32_t(indices[0] < n ? indices[0] : 0);
+// Each block finds its largest value (the lowest index among equals, as std::max_element on the
+// host) and folds it into *key with one 64-bit atomicMax: the value's bits made to order as
+// unsigned integers above, the complement of the index below (a lower index wins a tie).
+__device__ __forceinline__ unsigned long long argmax_key(float v, int64_t i) {
+  if (v != v) return 0;  // NaN never wins (as with std::max_element)
+  const unsigned bits = __float_as_uint(v);
+  const unsigned ordered = (bits & 0x80000000u) ? ~bits : bits | 0x80000000u;
+  return (static_cast<unsigned long long>(ordered) << 32) | (0xFFFFFFFFu - unsigned(i));
+}
+
+__global__ void argmax_kernel(const float* x, int64_t n, unsigned long long* key) {
+  wait_for_inputs();  // no early start for what follows: a copy to the host
+  unsigned long long best = 0;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    best = max(best, argmax_key(x[i], i));
+#pragma unroll
+  for (int offset = 16; offset > 0; offset >>= 1) best = max(best, __shfl_xor_sync(0xffffffffu, best, offset));
+  if ((threadIdx.x & 31) == 0) atomicMax(key, best);
 }
 
 // The largest |x| as the bits of a non-negative float (which order as unsigned integers).
-__global__ void largest_kernel(const float* __restrict__ x, int64_t n, unsigned* largest) {
+__global__ void largest_kernel(const float* x, int64_t n, unsigned* largest) {
   wait_for_inputs();
   let_dependents_start();
   float m = 0;
@@ -136,7 +122,7 @@ __global__ void largest_kernel(const float* __restrict__ x, int64_t n, unsigned*
   if ((threadIdx.x & 31) == 0) atomicMax(largest, __float_as_uint(m));
 }
 
-__global__ void to_f16_kernel(const float* __restrict__ x, int64_t n, __half* __restrict__ out, float* scale,
+__global__ void to_f16_kernel(const float* x, int64_t n, __half* out, float* scale,
                               const unsigned* largest) {
   wait_for_inputs();
   let_dependents_start();
@@ -156,12 +142,24 @@ void gather_rows(const float* table, int64_t cols, const int32_t* ids, int64_t c
   if (count > 0) launch(gather_kernel, blocks_for(count * cols), kThreads, 0, stream, table, cols, ids, count, out);
 }
 
-void argmax(const float* x, int64_t n, int32_t* out, cudaStream_t stream) {
-  launch(argmax_kernel, 1, 1024, 0, stream, x, n, out);
+void argmax(const float* x, int64_t n, unsigned long long* key, cudaStream_t stream) {
+  cudaMemsetAsync(key, 0, sizeof(*key), stream);
+  after_copy();
+  const unsigned blocks = unsigned(std::clamp<int64_t>(n / (4 * kThreads), 1, 128));
+  launch(argmax_kernel, blocks, kThreads, 0, stream, x, n, key);
 }
+
+int32_t argmax_index(unsigned long long key) { return key == 0 ? 0 : int32_t(0xFFFFFFFFu - unsigned(key & 0xFFFFFFFFu)); }
+
+namespace {
+thread_local bool ordinary_launch_next = false;
+}
+void after_copy() { ordinary_launch_next = true; }
+bool ordinary_launch_due() { return std::exchange(ordinary_launch_next, false); }
 
 void to_f16_scaled(const float* x, int64_t n, void* out, float* scale, unsigned* largest, cudaStream_t stream) {
   cudaMemsetAsync(largest, 0, sizeof(unsigned), stream);
+  after_copy();
   const unsigned blocks = unsigned(std::min<int64_t>((n + kThreads - 1) / kThreads, 132 * 16));
   launch(largest_kernel, blocks, kThreads, 0, stream, x, n, largest);
   launch(to_f16_kernel, blocks, kThreads, 0, stream, x, n, static_cast<__half*>(out), scale,
@@ -189,12 +187,12 @@ void swiglu(const float* gate, const float* up, int64_t n, float* out, cudaStrea
   if (n > 0) launch(swiglu_kernel, blocks_for(n), kThreads, 0, stream, gate, up, n, out);
 }
 
-void rope(float* x, int64_t rows, int heads, int head_dim, int rotary_dim, bool traditional, const float* inv_freq,
-          float input_scale, const int64_t* first_position, cudaStream_t stream) {
-  const int64_t total = rows * heads * (rotary_dim / 2);
+void rope(float* x, int heads, float* x2, int heads2, int64_t rows, int head_dim, int rotary_dim, bool traditional,
+          const float* inv_freq, float input_scale, const int64_t* first_position, cudaStream_t stream) {
+  const int64_t total = rows * (heads + heads2) * (rotary_dim / 2);
   if (total > 0)
-    launch(rope_kernel, blocks_for(total), kThreads, 0, stream, x, rows, heads, head_dim, rotary_dim / 2, traditional,
-                                                             inv_freq, input_scale, first_position);
+    launch(rope_kernel, blocks_for(total), kThreads, 0, stream, x, heads, x2, heads2, rows, head_dim, rotary_dim / 2,
+           traditional, inv_freq, input_scale, first_position);
 }
 
 }  // namespace salut::backend::cuda

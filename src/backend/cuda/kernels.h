@@ -13,27 +13,46 @@
 
 namespace salut::backend::cuda {
 
+// To be called after every memcpy/memset into the stream: the next kernel then starts only once
+// it is done (kernels otherwise start early, behind the kernel before them: launch.cuh).
+void after_copy();
+
 // y [x_rows, w.rows] = x [x_rows, w.cols] · Wᵀ for a quantized w in MLX's row layout, reading
 // every weight once per activation row: decode for the formats without a tiled path.
 void quantized_matvec(const PackedMatrix& w, const float* x, int64_t x_rows, float* y, cudaStream_t stream);
 
 // Affine 4/8-bit layers (groups of 32/64/128, f32/f16/bf16 scales, rows a multiple of 16) are
 // kept in 16-row tiles for the tensor-core matvec (tiled_matvec.cu).
+// The weights, scales and biases keep their sizes (each array its own allocation, as in MLX: the
+// driver's 2 MiB granules fit them as they fit MLX's shapes).
 bool can_tile(const PackedMatrix& w);
-size_t tiled_bytes(const PackedMatrix& w);
-// w's description once its bytes are tiled into `memory` (tiled_bytes(w) of them).
-PackedMatrix tiled_layout(const PackedMatrix& w, const std::byte* memory);
+// w's description once its bytes are tiled into these buffers (each the size of w's own).
+PackedMatrix tiled_layout(const PackedMatrix& w, const std::byte* weight, const std::byte* scales,
+                          const std::byte* biases);
 // w's description in MLX's row layout in the given buffers.
 PackedMatrix rows_layout(const PackedMatrix& w, const std::byte* weight, const std::byte* scales,
                          const std::byte* biases);
 // Moves every byte of `from` to where `to` (the same matrix in another layout) keeps it.
 void relayout(const PackedMatrix& from, const PackedMatrix& to, cudaStream_t stream);
-// ys[i] [x_rows, W_i.rows] = x · W_iᵀ for tiled layers of one input (up to 3: q/k/v, gate/up) that
-// can_share_tiled; `scratch` holds tiled_matvec_scratch_bytes(*layers[0]).
+// ys[i] [x_rows, W_i.rows] = x · W_iᵀ (or += with `accumulate`) for tiled layers of one input (up to
+// 3: q/k/v, gate/up) that can_share_tiled. `scratch` holds tiled_scratch_bytes(cols, group_size):
+// x's prepared form (f16 fragments), made there first unless `x_prepared` says a producer below
+// left it there.
 bool can_share_tiled(std::span<const PackedMatrix* const> layers);
-size_t tiled_matvec_scratch_bytes(const PackedMatrix& w);
+size_t tiled_scratch_bytes(int64_t cols, int group_size);
+struct TiledOptions {
+  bool x_prepared = false;
+  bool accumulate = false;
+};
 void tiled_matvec(std::span<const PackedMatrix* const> layers, const float* x, int64_t x_rows,
-                  std::span<float* const> ys, void* scratch, cudaStream_t stream);
+                  std::span<float* const> ys, void* scratch, cudaStream_t stream, TiledOptions options = {});
+// Producers that also leave their output prepared in `scratch` for tiled layers of (bits,
+// group_size), when can_prepare (up to 4 rows): one launch fewer per product.
+bool can_prepare(int64_t rows, int64_t cols, int group_size);
+void rms_norm_prepared(const float* x, int64_t rows, int64_t cols, const float* weight, float eps, float* out, int bits,
+                       int group_size, void* scratch, cudaStream_t stream);
+void swiglu_prepared(const float* gate, const float* up, int64_t rows, int64_t cols, float* out, int bits,
+                     int group_size, void* scratch, cudaStream_t stream);
 
 // W [w.rows, w.cols] for prefill's cuBLAS products: each value computed in f32 exactly as
 // weights::dequantize_row does, then stored as f32 or rounded to f16.
@@ -53,8 +72,10 @@ void dequantize_rows(const PackedMatrix& w, const int32_t* ids, int64_t count, f
 
 // Rows ids[i] of an f32 table [*, cols] into out [count, cols] (dense embeddings).
 void gather_rows(const float* table, int64_t cols, const int32_t* ids, int64_t count, float* out, cudaStream_t stream);
-// *out = the index of x's largest value (the first of equals).
-void argmax(const float* x, int64_t n, int32_t* out, cudaStream_t stream);
+// The index of x's largest value (the first of equals): argmax leaves a key in device memory,
+// argmax_index reads the index out of it once it is copied to the host.
+void argmax(const float* x, int64_t n, unsigned long long* key, cudaStream_t stream);
+int32_t argmax_index(unsigned long long key);
 // *target = value, in stream order.
 void set_value(int64_t* target, int64_t value, cudaStream_t stream);
 
@@ -64,10 +85,12 @@ void add_bias(float* x, int64_t rows, int64_t cols, const float* bias, cudaStrea
 void add(float* x, const float* y, int64_t n, cudaStream_t stream);
 void swiglu(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream);
 
-// Rotates every head of each row in place; row r is at position *first_position + r (read on the
-// device, so that a captured decode step replays at the next position).
-void rope(float* x, int64_t rows, int heads, int head_dim, int rotary_dim, bool traditional, const float* inv_freq,
-          float input_scale, const int64_t* first_position, cudaStream_t stream);
+// Rotates every head of each row of x [rows, heads * head_dim] in place, then those of x2 (null,
+// or a second tensor of heads2 heads: q and k in one launch); row r is at position
+// *first_position + r (read on the device, so that a captured decode step replays at the next
+// position).
+void rope(float* x, int heads, float* x2, int heads2, int64_t rows, int head_dim, int rotary_dim, bool traditional,
+          const float* inv_freq, float input_scale, const int64_t* first_position, cudaStream_t stream);
 
 // Attention over an f16 cache [capacity, kv_heads * head_dim]: appends k and v at
 // *first_position, then causal attention of q's rows. `scratch` holds partial results of decode's

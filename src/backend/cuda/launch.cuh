@@ -6,6 +6,11 @@
 // returns once the earlier kernels have finished and their writes are visible), and
 // `let_dependents_start()` once all of its own blocks may as well be running. Before the wait a
 // kernel only reads constant data (the matvec starts streaming its weights there).
+//
+// So no kernel reads activations through the read-only path (ld.global.nc: `__ldg`, or what the
+// compiler emits for `const __restrict__` pointers): it assumes the data fixed for the kernel's
+// whole life, and a kernel started early lives while its inputs are still being written (seen on
+// an H100: stale activations in the tiled matvec). Only weights are read that way.
 
 #include <cuda_runtime.h>
 
@@ -27,6 +32,11 @@ inline bool early_launch_enabled() {
   return enabled;
 }
 
+// Early starts are defined between kernels: the kernel right after a copy or a memset is launched
+// the ordinary way (every memcpy/memset of this backend is followed by after_copy()).
+void after_copy();
+bool ordinary_launch_due();  // and clears it
+
 template <class... Params, class... Args>
 void launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream, Args&&... args) {
   cudaLaunchAttribute early{};
@@ -38,7 +48,7 @@ void launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_byte
   config.dynamicSmemBytes = shared_bytes;
   config.stream = stream;
   config.attrs = &early;
-  config.numAttrs = early_launch_enabled() ? 1 : 0;
+  config.numAttrs = !ordinary_launch_due() && early_launch_enabled() ? 1 : 0;
   cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...);  // errors surface at the next check, as <<<>>>'s
 }
 

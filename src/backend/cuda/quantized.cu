@@ -27,8 +27,8 @@ constexpr int kRowsPerWarp = 2;
 __device__ __forceinline__ int padded(int i) { return i + ((i >> 5) << 2); }
 
 template <int Bits, WeightFormat Format>
-__global__ void __launch_bounds__(kThreads) matvec_kernel(PackedMatrix w, const float* __restrict__ x,
-                                                          float* __restrict__ y) {
+__global__ void __launch_bounds__(kThreads) matvec_kernel(PackedMatrix w, const float* x,
+                                                          float* y) {
   wait_for_inputs();
   let_dependents_start();
   extern __shared__ float xs[];
@@ -118,7 +118,7 @@ void launch_matvec(const PackedMatrix& w, const float* x, int64_t x_rows, float*
 // One thread per unit: 32 values dequantized (f32 math, as weights::dequantize_row with
 // Rounding::none), stored as Out (f32, or f16 for prefill's tensor-core products).
 template <int Bits, WeightFormat Format, class Out>
-__global__ void dequantize_kernel(PackedMatrix w, const int32_t* __restrict__ ids, int64_t count, Out* __restrict__ out) {
+__global__ void dequantize_kernel(PackedMatrix w, const int32_t* ids, int64_t count, Out* out) {
   wait_for_inputs();
   let_dependents_start();
   const int64_t units = w.cols >> 5;

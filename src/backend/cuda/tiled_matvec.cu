@@ -13,8 +13,9 @@
 // 2r, 2r + 1).
 //
 // The weights are re-laid once at load (`relayout`) in 16-row tiles: per tile and group, each
-// lane's bytes for its two rows sit together, so that a warp's load is one contiguous 512-byte
-// run, followed by the group's scales and biases. The bytes are MLX's, moved, never changed.
+// lane's bytes for its two rows sit together, so that a warp's load is one contiguous run (512
+// bytes at 4 bits, groups of 64); the scales and biases likewise, in arrays of their own. The
+// bytes are MLX's, moved, never changed.
 
 #include <algorithm>
 #include <stdexcept>
@@ -28,16 +29,15 @@ namespace salut::backend::cuda {
 namespace {
 
 constexpr int kTileRows = 16;
-constexpr int kWarps = 8;        // a block: one tile, its groups dealt out over 8 warps
+constexpr int kWarps = 16;       // a block: one tile, its groups dealt out over 16 warps
 constexpr int kMaxXRows = 4;     // activation rows per pass (two B columns each)
 constexpr int kMaxJobLayers = 3;
+constexpr int64_t kMaxPreparedCols = 32768;  // RMSNorm's row in shared memory
 
 int scale_bytes(ScaleFormat f) { return f == ScaleFormat::f32 ? 4 : 2; }
 
-// The bytes of one (tile, group) block: 16 rows of weights, then 16 (scale, bias) pairs.
-SALUT_HOST_DEVICE inline size_t block_bytes(int bits, int group_size, int scale_size) {
-  return size_t(kTileRows) * group_size * bits / 8 + size_t(2 * kTileRows) * scale_size;
-}
+// The weight bytes of one (tile, group) block: 16 rows' worth.
+SALUT_HOST_DEVICE inline size_t block_bytes(int bits, int group_size) { return size_t(kTileRows) * group_size * bits / 8; }
 
 // Where quarter `t` of row `row`'s group `g` lies (a quarter: the group's values
 // [t * gs/4, (t+1) * gs/4), the share of one lane), and its scale and bias.
@@ -53,13 +53,13 @@ __device__ __forceinline__ ChunkAddress chunk_address(const PackedMatrix& m, int
   if (m.layout == PackedLayout::rows) {
     return {m.weight_row(row) + g * (4 * quarter) + t * quarter, m.scale_row(row) + g * sb, m.bias_row(row) + g * sb};
   }
-  // tiles16: lane (row % 8) * 4 + t holds row r's quarter then row r + 8's; after the 32 lanes,
-  // per row % 8: scale, bias of row r, scale, bias of row r + 8
-  const std::byte* block = m.weight + size_t(row / kTileRows) * m.weight_stride +
-                           size_t(g) * block_bytes(m.bits, m.group_size, sb);
+  // tiles16: lane (row % 8) * 4 + t holds row r's quarter then row r + 8's; the tile's scales
+  // (and biases) of the group: row r's then row r + 8's, for r = 0..7
+  const int64_t tile = row / kTileRows;
+  const std::byte* block = m.weight + size_t(tile) * m.weight_stride + size_t(g) * block_bytes(m.bits, m.group_size);
   const int r = int(row % kTileRows), lane = (r & 7) * 4 + t, half = r >> 3;
-  const std::byte* scale = block + 32 * 2 * quarter + ((r & 7) * 4 + 2 * half) * sb;
-  return {block + lane * 2 * quarter + half * quarter, scale, scale + sb};
+  const size_t scale_at = size_t(tile) * m.scale_stride + (size_t(g) * kTileRows + (r & 7) * 2 + half) * sb;
+  return {block + lane * 2 * quarter + half * quarter, m.scales + scale_at, m.biases + scale_at};
 }
 
 // One thread per (row, group, quarter): copies the quarter's words (and, for quarter 0, the
@@ -127,20 +127,12 @@ __device__ __forceinline__ uint32_t half_pair(float a, float b) {
   return *reinterpret_cast<const uint32_t*>(&h);
 }
 
-// One warp per (group, x row).
+// One warp: group g of x row r (its GS values at xg, global or shared memory) into frags/info.
 template <int Bits, int GS>
-__global__ void prepare_kernel(const float* __restrict__ x, int64_t cols, int x_rows, uint2* __restrict__ frags,
-                               float4* __restrict__ info) {
-  wait_for_inputs();
-  let_dependents_start();
+__device__ __forceinline__ void prepare_group(const float* xg, int r, int64_t g, uint2* frags,
+                                              float4* info) {
   constexpr int kSteps = GS / 16;
   const int lane = threadIdx.x & 31;
-  const int64_t item = int64_t(blockIdx.x) * (blockDim.x >> 5) + (threadIdx.x >> 5);
-  const int64_t groups = cols / GS;
-  if (item >= groups * x_rows) return;
-  const int64_t g = item / x_rows;
-  const int r = int(item % x_rows);
-  const float* xg = x + r * cols + g * GS;
   float largest = 0, sum = 0;
   for (int i = lane; i < GS; i += 32) {
     largest = fmaxf(largest, fabsf(xg[i]));
@@ -174,6 +166,78 @@ __global__ void prepare_kernel(const float* __restrict__ x, int64_t cols, int x_
   }
   prepared_sum = warp_sum(prepared_sum);
   if (lane == 0) info[g * kMaxXRows + r] = make_float4(sum, prepared_sum, ldexpf(1.0f, e), 0);
+}
+
+// Where the prepared form of an x of `cols` lies in a scratch.
+struct Prepared {
+  uint2* frags;
+  float4* info;
+};
+Prepared prepared_in(void* scratch, int64_t cols) {
+  return {static_cast<uint2*>(scratch),
+          reinterpret_cast<float4*>(static_cast<std::byte*>(scratch) + size_t(cols / 16) * 32 * sizeof(uint2))};
+}
+
+// One warp per (group, x row).
+template <int Bits, int GS>
+__global__ void prepare_kernel(const float* x, int64_t cols, int x_rows, Prepared to) {
+  wait_for_inputs();
+  let_dependents_start();
+  const int64_t item = int64_t(blockIdx.x) * (blockDim.x >> 5) + (threadIdx.x >> 5);
+  const int64_t groups = cols / GS;
+  if (item >= groups * x_rows) return;
+  const int64_t g = item / x_rows;
+  const int r = int(item % x_rows);
+  prepare_group<Bits, GS>(x + r * cols + g * GS, r, g, to.frags, to.info);
+}
+
+// ---- producers of a matvec's input that hand it over prepared (one launch fewer each) ----
+
+// RMSNorm as rms_norm_kernel computes it, a block per row; the row is kept in shared memory and
+// then prepared a group per warp.
+template <int Bits, int GS>
+__global__ void rms_norm_prepare_kernel(const float* x, int64_t cols, const float* weight,
+                                        float eps, float* out, Prepared to) {
+  wait_for_inputs();
+  let_dependents_start();
+  extern __shared__ float normed[];
+  const int r = blockIdx.x;
+  const float* row = x + r * cols;
+  float sum = 0;
+  for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) sum += row[i] * row[i];
+  const float inverse = rsqrtf(block_sum(sum) / float(cols) + eps);
+  for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) {
+    const float v = row[i] * inverse * weight[i];
+    out[r * cols + i] = v;
+    normed[i] = v;
+  }
+  __syncthreads();
+  const int warps = blockDim.x >> 5;
+  for (int64_t g = threadIdx.x >> 5; g < cols / GS; g += warps)
+    prepare_group<Bits, GS>(normed + g * GS, r, g, to.frags, to.info);
+}
+
+// SwiGLU as swiglu_kernel computes it, a warp per (row, group).
+template <int Bits, int GS>
+__global__ void swiglu_prepare_kernel(const float* gate, const float* up, int64_t rows, int64_t cols,
+                                      float* out, Prepared to) {
+  wait_for_inputs();
+  let_dependents_start();
+  __shared__ float values[8][GS];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int64_t item = int64_t(blockIdx.x) * 8 + warp, groups = cols / GS;
+  if (item >= rows * groups) return;
+  const int r = int(item / groups);
+  const int64_t g = item % groups;
+  for (int i = lane; i < GS; i += 32) {
+    const int64_t at = r * cols + g * GS + i;
+    const float gv = gate[at];
+    const float v = gv / (1.0f + expf(-gv)) * up[at];
+    out[at] = v;
+    values[warp][i] = v;
+  }
+  __syncwarp();
+  prepare_group<Bits, GS>(values[warp], r, g, to.frags, to.info);
 }
 
 __device__ __forceinline__ void mma_16816(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
@@ -214,13 +278,19 @@ struct TiledJob {
   int count = 0;
 };
 
-template <int Bits, int GS, class ScaleT>
-__global__ void __launch_bounds__(kWarps * 32) tiled_matvec_kernel(TiledJob job, const uint2* __restrict__ frags,
-                                                                    const float4* __restrict__ info, int x_rows) {
+// Wide layers (more than 4096 inputs) keep twice the groups in flight per warp: their blocks are
+// few (rows / 16) and each walks a long row (measured on an H100: down 22 -> 18 us; narrow
+// layers were faster with fewer).
+template <int Bits, int GS, class ScaleT, bool Wide>
+__global__ void __launch_bounds__(kWarps * 32) tiled_matvec_kernel(TiledJob job, const uint2* frags,
+                                                                    const float4* info, int x_rows,
+                                                                    bool accumulate) {
   constexpr int kQuarterBytes = GS * Bits / 32, kLaneBytes = 2 * kQuarterBytes, kRowWords = kQuarterBytes / 4;
   constexpr int kSteps = GS / 16;
-  constexpr int kBlockBytes = kTileRows * GS * Bits / 8 + 2 * kTileRows * int(sizeof(ScaleT));
-  constexpr int kBatch = kLaneBytes >= 64 ? 1 : 64 / kLaneBytes;  // groups whose loads are in flight together
+  constexpr int kBlockBytes = kTileRows * GS * Bits / 8;
+  constexpr int kScaleBytes = 2 * int(sizeof(ScaleT));  // a lane's pair: row g's, row g + 8's
+  constexpr int kBatchBytes = Wide ? 64 : 32;  // per lane, the loads in flight together
+  constexpr int kBatch = kLaneBytes >= kBatchBytes ? 1 : kBatchBytes / kLaneBytes;
   __shared__ float partial[kWarps][kMaxXRows][kTileRows];
 
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -232,17 +302,22 @@ __global__ void __launch_bounds__(kWarps * 32) tiled_matvec_kernel(TiledJob job,
     if (k < job.count && tile >= job.first_tile[k]) layer = k;
   // the fields used, in registers (a kernel parameter indexed at run time goes to local memory)
   const std::byte* weight = nullptr;
-  size_t tile_stride = 0;
+  const std::byte* scales = nullptr;
+  const std::byte* biases = nullptr;
+  size_t tile_stride = 0, scale_stride = 0;
   int64_t rows = 0, first_tile = 0, cols = 0;
   float* y = nullptr;
 #pragma unroll
   for (int k = 0; k < kMaxJobLayers; ++k)
     if (k == layer) {
       weight = job.m[k].weight, tile_stride = job.m[k].weight_stride, rows = job.m[k].rows;
+      scales = job.m[k].scales, biases = job.m[k].biases, scale_stride = job.m[k].scale_stride;
       first_tile = job.first_tile[k], y = job.y[k], cols = job.m[k].cols;
     }
   const int64_t local = tile - first_tile;
   const std::byte* base = weight + size_t(local) * tile_stride;
+  const std::byte* scale_base = scales + size_t(local) * scale_stride + g * kScaleBytes;
+  const std::byte* bias_base = biases + size_t(local) * scale_stride + g * kScaleBytes;
   const int groups = int(cols / GS);
   const bool supplies_x = lane < 8 * x_rows;
   const int x_row = t < x_rows ? t : 0;  // lane t's C columns 2t, 2t+1 are x row t's
@@ -250,20 +325,23 @@ __global__ void __launch_bounds__(kWarps * 32) tiled_matvec_kernel(TiledJob job,
   float acc[2] = {0, 0};
   for (int g0 = warp; g0 < groups; g0 += kWarps * kBatch) {
     uint32_t words[kBatch][2 * kRowWords];
-    ScaleT scale_bias[kBatch][4];
+    ScaleT scale[kBatch][2], bias[kBatch][2];
 #pragma unroll
     for (int b = 0; b < kBatch; ++b) {
       const int group = g0 + b * kWarps;
       if (group < groups) {
-        const std::byte* block = base + size_t(group) * kBlockBytes;
-        load_words<kLaneBytes>(block + lane * kLaneBytes, words[b]);
-        const std::byte* sb = block + 32 * kLaneBytes + g * 4 * int(sizeof(ScaleT));
+        load_words<kLaneBytes>(base + size_t(group) * kBlockBytes + lane * kLaneBytes, words[b]);
+        const size_t at = size_t(group) * kTileRows * sizeof(ScaleT);
         if constexpr (sizeof(ScaleT) == 2) {
-          const uint2 v = __ldg(reinterpret_cast<const uint2*>(sb));
-          memcpy(scale_bias[b], &v, 8);
+          const uint32_t s = __ldg(reinterpret_cast<const uint32_t*>(scale_base + at));
+          const uint32_t z = __ldg(reinterpret_cast<const uint32_t*>(bias_base + at));
+          memcpy(scale[b], &s, 4);
+          memcpy(bias[b], &z, 4);
         } else {
-          const float4 v = __ldg(reinterpret_cast<const float4*>(sb));
-          memcpy(scale_bias[b], &v, 16);
+          const float2 s = __ldg(reinterpret_cast<const float2*>(scale_base + at));
+          const float2 z = __ldg(reinterpret_cast<const float2*>(bias_base + at));
+          memcpy(scale[b], &s, 8);
+          memcpy(bias[b], &z, 8);
         }
       }
     }
@@ -275,11 +353,13 @@ __global__ void __launch_bounds__(kWarps * 32) tiled_matvec_kernel(TiledJob job,
     for (int b = 0; b < kBatch; ++b) {
       const int group = g0 + b * kWarps;
       if (group >= groups) break;
+      // the activations through L2 (__ldcg), never the read-only path: that one assumes data fixed
+      // for the kernel's whole life, and this kernel starts while the one writing them still runs
       uint2 xb[kSteps];
 #pragma unroll
       for (int s = 0; s < kSteps; ++s)
-        xb[s] = supplies_x ? __ldg(frags + (size_t(group) * kSteps + s) * 32 + lane) : make_uint2(0, 0);
-      const float4 in = __ldg(info + size_t(group) * kMaxXRows + x_row);
+        xb[s] = supplies_x ? __ldcg(frags + (size_t(group) * kSteps + s) * 32 + lane) : make_uint2(0, 0);
+      const float4 in = __ldcg(info + size_t(group) * kMaxXRows + x_row);
       const uint32_t* row0 = words[b];
       const uint32_t* row8 = words[b] + kRowWords;
       float c[4] = {0, 0, 0, 0};
@@ -290,7 +370,7 @@ __global__ void __launch_bounds__(kWarps * 32) tiled_matvec_kernel(TiledJob job,
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
         const float dot = fmaf(-1024.0f, in.y, c[2 * h] + c[2 * h + 1]);
-        acc[h] = fmaf(to_float(scale_bias[b][2 * h]) * in.z, dot, fmaf(to_float(scale_bias[b][2 * h + 1]), in.x, acc[h]));
+        acc[h] = fmaf(to_float(scale[b][h]) * in.z, dot, fmaf(to_float(bias[b][h]), in.x, acc[h]));
       }
     }
   }
@@ -305,15 +385,18 @@ __global__ void __launch_bounds__(kWarps * 32) tiled_matvec_kernel(TiledJob job,
 #pragma unroll
     for (int w = 0; w < kWarps; ++w) sum += partial[w][xr][r];  // a fixed order: the same result every run
     const int64_t row = local * kTileRows + r;
-    if (row < rows) y[xr * rows + row] = sum;
+    if (row < rows) {
+      float& target = y[xr * rows + row];
+      target = accumulate ? target + sum : sum;
+    }
   }
 }
 
 // One thread per 4 values of an output row (consecutive threads, consecutive values: the stores
 // of a warp are one contiguous run), each computed as weights::dequantize_row does, stored as Out.
 template <int Bits, int GS, class ScaleT, class Out>
-__global__ void dequantize_tiled_kernel(PackedMatrix m, const int32_t* __restrict__ ids, int64_t count,
-                                        Out* __restrict__ out) {
+__global__ void dequantize_tiled_kernel(PackedMatrix m, const int32_t* ids, int64_t count,
+                                        Out* out) {
   wait_for_inputs();
   let_dependents_start();
   constexpr int kPieces = GS / 16;  // 4-value pieces in a lane's quarter
@@ -357,7 +440,6 @@ void dispatch_tiled(const PackedMatrix& w, Fn&& fn) {
   else with_group.template operator()<8>();
 }
 
-size_t frags_bytes(const PackedMatrix& w) { return size_t(w.cols / 16) * 32 * sizeof(uint2); }
 
 }  // namespace
 
@@ -368,19 +450,16 @@ bool can_tile(const PackedMatrix& w) {
           w.scale_format == ScaleFormat::f32);
 }
 
-size_t tiled_bytes(const PackedMatrix& w) {
-  return size_t(w.rows / kTileRows) * size_t(w.cols / w.group_size) *
-         block_bytes(w.bits, w.group_size, scale_bytes(w.scale_format));
-}
-
-PackedMatrix tiled_layout(const PackedMatrix& w, const std::byte* memory) {
+PackedMatrix tiled_layout(const PackedMatrix& w, const std::byte* weight, const std::byte* scales,
+                          const std::byte* biases) {
   PackedMatrix t = w;
   t.layout = PackedLayout::tiles16;
-  t.weight = memory;
-  t.weight_stride = size_t(w.cols / w.group_size) * block_bytes(w.bits, w.group_size, scale_bytes(w.scale_format));
-  t.weight_end = memory + tiled_bytes(w);
-  t.scales = t.biases = nullptr;
-  t.scale_stride = 0;
+  t.weight = weight;
+  t.weight_stride = size_t(w.cols / w.group_size) * block_bytes(w.bits, w.group_size);
+  t.weight_end = weight + t.weight_stride * size_t(w.rows / kTileRows);
+  t.scales = scales;
+  t.biases = biases;
+  t.scale_stride = size_t(w.cols / w.group_size) * kTileRows * scale_bytes(w.scale_format);
   return t;
 }
 
@@ -411,15 +490,14 @@ bool can_share_tiled(std::span<const PackedMatrix* const> layers) {
   return true;
 }
 
-size_t tiled_matvec_scratch_bytes(const PackedMatrix& w) {
-  return frags_bytes(w) + size_t(w.cols / w.group_size) * kMaxXRows * sizeof(float4);
+size_t tiled_scratch_bytes(int64_t cols, int group_size) {
+  return size_t(cols / 16) * 32 * sizeof(uint2) + size_t(cols / group_size) * kMaxXRows * sizeof(float4);
 }
 
 void tiled_matvec(std::span<const PackedMatrix* const> layers, const float* x, int64_t x_rows,
-                  std::span<float* const> ys, void* scratch, cudaStream_t stream) {
+                  std::span<float* const> ys, void* scratch, cudaStream_t stream, TiledOptions options) {
   const PackedMatrix& shape = *layers[0];
-  auto* frags = static_cast<uint2*>(scratch);
-  auto* info = reinterpret_cast<float4*>(static_cast<std::byte*>(scratch) + frags_bytes(shape));
+  const Prepared prepared = prepared_in(scratch, shape.cols);
   TiledJob job;
   job.count = int(layers.size());
   job.first_tile[0] = 0;
@@ -432,13 +510,58 @@ void tiled_matvec(std::span<const PackedMatrix* const> layers, const float* x, i
     const int n = int(std::min<int64_t>(kMaxXRows, x_rows - first));
     for (int i = 0; i < job.count; ++i) job.y[i] = ys[i] + first * layers[i]->rows;
     dispatch_tiled(shape, [&]<int Bits, int GS, class ScaleT>() {
-      const int64_t warps = groups * n;
-      launch(prepare_kernel<Bits, GS>, unsigned((warps + 7) / 8), 256, 0, stream, x + first * shape.cols, shape.cols, n,
-                                                                               frags, info);
-      launch(tiled_matvec_kernel<Bits, GS, ScaleT>, unsigned(job.first_tile[job.count]), kWarps * 32, 0, stream, job,
-             frags, info, n);
+      if (!options.x_prepared || x_rows > kMaxXRows)
+        launch(prepare_kernel<Bits, GS>, unsigned((groups * n + 7) / 8), 256, 0, stream, x + first * shape.cols,
+               shape.cols, n, prepared);
+      const unsigned blocks = unsigned(job.first_tile[job.count]);
+      if (shape.cols > 4096)
+        launch(tiled_matvec_kernel<Bits, GS, ScaleT, true>, blocks, kWarps * 32, 0, stream, job, prepared.frags,
+               prepared.info, n, options.accumulate);
+      else
+        launch(tiled_matvec_kernel<Bits, GS, ScaleT, false>, blocks, kWarps * 32, 0, stream, job, prepared.frags,
+               prepared.info, n, options.accumulate);
     });
   }
+}
+
+// Calls fn.template operator()<Bits, GS>() for a tiled format.
+template <class Fn>
+void dispatch_prepared(int bits, int group_size, Fn&& fn) {
+  auto with_group = [&]<int Bits>() {
+    if (group_size == 32) fn.template operator()<Bits, 32>();
+    else if (group_size == 64) fn.template operator()<Bits, 64>();
+    else fn.template operator()<Bits, 128>();
+  };
+  if (bits == 4) with_group.template operator()<4>();
+  else with_group.template operator()<8>();
+}
+
+bool can_prepare(int64_t rows, int64_t cols, int group_size) {
+  return rows <= kMaxXRows && group_size > 0 && cols % group_size == 0 && cols <= kMaxPreparedCols;
+}
+
+void rms_norm_prepared(const float* x, int64_t rows, int64_t cols, const float* weight, float eps, float* out, int bits,
+                       int group_size, void* scratch, cudaStream_t stream) {
+  const int threads = cols >= 4096 ? 1024 : cols >= 1024 ? 256 : 128;
+  dispatch_prepared(bits, group_size, [&]<int Bits, int GS>() {
+    static const bool configured = [] {
+      cudaFuncSetAttribute(rms_norm_prepare_kernel<Bits, GS>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                           int(kMaxPreparedCols * sizeof(float)));
+      return true;
+    }();
+    (void)configured;
+    launch(rms_norm_prepare_kernel<Bits, GS>, unsigned(rows), threads, size_t(cols) * sizeof(float), stream, x, cols,
+           weight, eps, out, prepared_in(scratch, cols));
+  });
+}
+
+void swiglu_prepared(const float* gate, const float* up, int64_t rows, int64_t cols, float* out, int bits, int group_size,
+                     void* scratch, cudaStream_t stream) {
+  const int64_t warps = rows * (cols / group_size);
+  dispatch_prepared(bits, group_size, [&]<int Bits, int GS>() {
+    launch(swiglu_prepare_kernel<Bits, GS>, unsigned((warps + 7) / 8), 256, 0, stream, gate, up, rows, cols, out,
+           prepared_in(scratch, cols));
+  });
 }
 
 void dequantize_tiled(const PackedMatrix& w, const int32_t* ids, int64_t count, Dequantized type, void* out,

@@ -237,15 +237,16 @@ __global__ void __launch_bounds__(kDecodeThreads) decode_split_kernel(
 // a warp sum, and keeps a running softmax per head; the block's warps then combine theirs.
 constexpr int kWarpDecodeWarps = 4;
 
-template <int D>
+// G: query heads per KV head the registers are sized for (the group, or more).
+template <int D, int G>
 __global__ void __launch_bounds__(kWarpDecodeWarps * 32) decode_warp_split_kernel(
     const float* q, const __half* keys, const __half* values,
     const int64_t* first_position, int heads, int kv_heads, float scale, float* partial) {
   wait_for_inputs();
   let_dependents_start();
   constexpr int kHeadDim = 32 * D;
-  __shared__ float combine[kWarpDecodeWarps][kMaxGroup][2];
-  __shared__ float combine_o[kWarpDecodeWarps][kMaxGroup * kHeadDim];
+  __shared__ float combine[kWarpDecodeWarps][G][2];
+  __shared__ float combine_o[kWarpDecodeWarps][G * kHeadDim];
   const int group = heads / kv_heads;
   const int kv_head = blockIdx.x, split = blockIdx.y, splits = gridDim.y;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -256,9 +257,9 @@ __global__ void __launch_bounds__(kWarpDecodeWarps * 32) decode_warp_split_kerne
   const __half* k_base = keys + int64_t(kv_head) * kHeadDim + lane * D;
   const __half* v_base = values + int64_t(kv_head) * kHeadDim + lane * D;
 
-  float qr[kMaxGroup][D], m[kMaxGroup], l[kMaxGroup], o[kMaxGroup][D];
+  float qr[G][D], m[G], l[G], o[G][D];
 #pragma unroll
-  for (int h = 0; h < kMaxGroup; ++h) {
+  for (int h = 0; h < G; ++h) {
     m[h] = -FLT_MAX, l[h] = 0;
 #pragma unroll
     for (int d = 0; d < D; ++d) {
@@ -293,7 +294,7 @@ __global__ void __launch_bounds__(kWarpDecodeWarps * 32) decode_warp_split_kerne
     for (int u = 0; u < kUnroll; ++u) {
       if (j0 + u * kWarpDecodeWarps >= end) break;
 #pragma unroll
-      for (int h = 0; h < kMaxGroup; ++h) {
+      for (int h = 0; h < G; ++h) {
         if (h >= group) break;
         float s = 0;
 #pragma unroll
@@ -310,7 +311,7 @@ __global__ void __launch_bounds__(kWarpDecodeWarps * 32) decode_warp_split_kerne
   }
   // the warps' running softmaxes, combined in a fixed order
 #pragma unroll
-  for (int h = 0; h < kMaxGroup; ++h) {
+  for (int h = 0; h < G; ++h) {
     if (h >= group) break;
     if (lane == 0) combine[warp][h][0] = m[h], combine[warp][h][1] = l[h];
 #pragma unroll
@@ -334,23 +335,35 @@ __global__ void __launch_bounds__(kWarpDecodeWarps * 32) decode_warp_split_kerne
   }
 }
 
-// Decode, pass 2: one block per query head merges its ranges.
+// Decode, pass 2: one block per query head merges its ranges: the first warp weighs the ranges
+// (all at once, a lane per range), then each thread sums its dims over them.
 __global__ void decode_merge_kernel(const float* partial, int head_dim, int splits, float* out) {
   wait_for_inputs();
   let_dependents_start();
-  const int head = blockIdx.x;
-  const float* slots = partial + int64_t(head) * splits * (head_dim + 2);
-  float m = -FLT_MAX;
-  for (int s = 0; s < splits; ++s) m = fmaxf(m, slots[s * (head_dim + 2)]);
-  float total = 0;
-  for (int s = 0; s < splits; ++s)
-    if (slots[s * (head_dim + 2) + 1] > 0) total += slots[s * (head_dim + 2) + 1] * expf(slots[s * (head_dim + 2)] - m);
+  __shared__ float weight[kMaxSplits];
+  __shared__ float total;
+  const int head = blockIdx.x, stride = head_dim + 2;
+  const float* slots = partial + int64_t(head) * splits * stride;
+  if (threadIdx.x < 32) {
+    const int lane = threadIdx.x;
+    float m = -FLT_MAX;
+    for (int s = lane; s < splits; s += 32) m = fmaxf(m, slots[s * stride]);
+    m = warp_max(m);
+    float sum = 0;
+    for (int s = lane; s < splits; s += 32) {
+      const float l = slots[s * stride + 1];
+      const float w = l > 0 ? expf(slots[s * stride] - m) : 0.0f;  // an empty range weighs nothing
+      weight[s] = w;
+      sum += l * w;
+    }
+    sum = warp_sum(sum);
+    if (lane == 0) total = sum;
+  }
+  __syncthreads();
   for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
     float o = 0;
-    for (int s = 0; s < splits; ++s) {
-      const float* slot = slots + s * (head_dim + 2);
-      if (slot[1] > 0) o += slot[2 + d] * expf(slot[0] - m);
-    }
+#pragma unroll 8
+    for (int s = 0; s < splits; ++s) o += slots[s * stride + 2 + d] * weight[s];
     out[int64_t(head) * head_dim + d] = o / total;
   }
 }
@@ -563,14 +576,22 @@ void attention(const float* q, const float* k, const float* v, int64_t rows, voi
     // ranges sized for the cache's capacity, so the grid is the same at every position
     const int splits = int(std::clamp<int64_t>(capacity / kKeysPerSplit, 1, kMaxSplits));
     const dim3 grid(unsigned(p.kv_heads), unsigned(splits));
-    auto warp_split = [&](auto kernel) {
-      launch(kernel, grid, kWarpDecodeWarps * 32, 0, stream, q, k_cache, v_cache, first_position, p.heads, p.kv_heads,
-             p.scale, scratch);
+    const int group = p.heads / p.kv_heads;
+    auto warp_split = [&]<int D>() {
+      auto go = [&](auto kernel) {
+        launch(kernel, grid, kWarpDecodeWarps * 32, 0, stream, q, k_cache, v_cache, first_position, p.heads,
+               p.kv_heads, p.scale, scratch);
+      };
+      if (group <= 1) go(decode_warp_split_kernel<D, 1>);
+      else if (group <= 2) go(decode_warp_split_kernel<D, 2>);
+      else if (group <= 4) go(decode_warp_split_kernel<D, 4>);
+      else if (group <= 8) go(decode_warp_split_kernel<D, 8>);
+      else go(decode_warp_split_kernel<D, kMaxGroup>);
     };
     switch (p.head_dim) {
-      case 64: warp_split(decode_warp_split_kernel<2>); break;
-      case 96: warp_split(decode_warp_split_kernel<3>); break;
-      case 128: warp_split(decode_warp_split_kernel<4>); break;
+      case 64: warp_split.template operator()<2>(); break;
+      case 96: warp_split.template operator()<3>(); break;
+      case 128: warp_split.template operator()<4>(); break;
       default:
         launch(decode_split_kernel, grid, kDecodeThreads, 0, stream, q, k_cache, v_cache, first_position, p.heads,
                p.kv_heads, p.head_dim, p.scale, scratch);

@@ -1,13 +1,12 @@
 // Causal attention over an f16 KV cache, softmax in f32 with the running-max trick (as the CPU
 // backend), by hand:
-// - prefill: a block per (32-query tile, head); K/V tiles staged in shared memory, each lane
-//   scores one key of the tile against its warp's 4 queries, online softmax across tiles (flash
-//   attention);
+// - prefill: flash attention on the tensor cores for head sizes that are multiples of 16 (below),
+//   else a CUDA-core kernel: a block per (32-query tile, head), K/V tiles staged in shared
+//   memory, each lane scoring one key of the tile against its warp's 4 queries;
 // - decode: split-K ("flash decoding"): a block per (KV head, key range) scores the range for
 //   every query head of the GQA group (a warp per key for the common head sizes), then one
-//   block per head merges the ranges. The ranges
-//   are cut on the device from *first_position, so the grid is the same at every step (a captured
-//   decode step replays as it is).
+//   block per head merges the ranges. The ranges are cut on the device from *first_position, so
+//   the grid is the same at every step (a captured decode step replays as it is).
 
 #include <cuda_fp16.h>
 

@@ -249,7 +249,7 @@ class CudaBackend final : public Backend {
     for (auto [from, to] : {std::pair{&src.keys, &dst.keys}, std::pair{&src.values, &dst.values}})
       check(cudaMemcpyAsync(to->data, from->data, size_t(rows * from->cols) * 2, cudaMemcpyDeviceToDevice, stream_),
             "cudaMemcpyAsync");
-      cuda::after_copy();
+    cuda::after_copy();
   }
   int kv_value_bytes() const override { return 2; }
   int64_t prefill_chunk() const override { return 2048; }
@@ -584,10 +584,8 @@ class CudaBackend final : public Backend {
     const PackedMatrix& m = *layers[0];
     void* prepared = matvec_scratch(x.cols);
     cuda::tiled_matvec(layers, x.data, x.rows, ys, prepared, stream_, {is_prepared(x, m), accumulate});
-    if (x.rows <= 4) prepared_ = {x.data, x.rows, x.cols, m.bits, m.group_size};  // left there by this product
+    if (x.rows <= cuda::kTiledRowsPerPass) prepared_ = {x.data, x.rows, x.cols, m.bits, m.group_size};  // left there
     else forget_prepared();
-    for (float* y : ys)
-      if (y == prepared_.x) forget_prepared();
   }
 
   void forget_graphs() {

@@ -40,6 +40,9 @@ void relayout(const PackedMatrix& from, const PackedMatrix& to, cudaStream_t str
 // left it there.
 bool can_share_tiled(std::span<const PackedMatrix* const> layers);
 size_t tiled_scratch_bytes(int64_t cols, int group_size);
+// Activation rows one pass of the tiled matvec takes; after a product of up to this many, the
+// scratch still holds x prepared.
+constexpr int64_t kTiledRowsPerPass = 4;
 struct TiledOptions {
   bool x_prepared = false;
   bool accumulate = false;

@@ -22,6 +22,7 @@
 
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/launch.cuh"
+#include "backend/cuda/mma.cuh"
 #include "backend/cuda/packed_decode.cuh"
 #include "backend/cuda/warp.cuh"
 
@@ -30,11 +31,11 @@ namespace {
 
 constexpr int kTileRows = 16;
 constexpr int kWarps = 16;       // a block: one tile, its groups dealt out over 16 warps
-constexpr int kMaxXRows = 4;     // activation rows per pass (two B columns each)
+constexpr int kMaxXRows = int(kTiledRowsPerPass);
 constexpr int kMaxJobLayers = 3;
 constexpr int64_t kMaxPreparedCols = 32768;  // RMSNorm's row in shared memory
 
-int scale_bytes(ScaleFormat f) { return f == ScaleFormat::f32 ? 4 : 2; }
+SALUT_HOST_DEVICE inline int scale_bytes(ScaleFormat f) { return f == ScaleFormat::f32 ? 4 : 2; }
 
 // The weight bytes of one (tile, group) block: 16 rows' worth.
 SALUT_HOST_DEVICE inline size_t block_bytes(int bits, int group_size) { return size_t(kTileRows) * group_size * bits / 8; }
@@ -49,7 +50,7 @@ struct ChunkAddress {
 
 __device__ __forceinline__ ChunkAddress chunk_address(const PackedMatrix& m, int64_t row, int64_t g, int t) {
   const int quarter = m.group_size * m.bits / 32;
-  const int sb = m.scale_format == ScaleFormat::f32 ? 4 : 2;
+  const int sb = scale_bytes(m.scale_format);
   if (m.layout == PackedLayout::rows) {
     return {m.weight_row(row) + g * (4 * quarter) + t * quarter, m.scale_row(row) + g * sb, m.bias_row(row) + g * sb};
   }
@@ -77,8 +78,7 @@ __global__ void relayout_kernel(PackedMatrix from, PackedMatrix to) {
   for (int i = 0; i < words; ++i)
     reinterpret_cast<uint32_t*>(const_cast<std::byte*>(dst.weight))[i] = reinterpret_cast<const uint32_t*>(src.weight)[i];
   if (t == 0) {
-    const int sb = from.scale_format == ScaleFormat::f32 ? 4 : 2;
-    for (int i = 0; i < sb; ++i) {
+    for (int i = 0; i < scale_bytes(from.scale_format); ++i) {
       const_cast<std::byte*>(dst.scale)[i] = src.scale[i];
       const_cast<std::byte*>(dst.bias)[i] = src.bias[i];
     }
@@ -122,11 +122,6 @@ __device__ __forceinline__ uint32_t pair_of(const uint32_t* words, int j) {
   }
 }
 
-__device__ __forceinline__ uint32_t half_pair(float a, float b) {
-  const __half2 h = __floats2half2_rn(a, b);
-  return *reinterpret_cast<const uint32_t*>(&h);
-}
-
 // One warp: group g of x row r (its GS values at xg, global or shared memory) into frags/info.
 template <int Bits, int GS>
 __device__ __forceinline__ void prepare_group(const float* xg, int r, int64_t g, uint2* frags,
@@ -160,7 +155,7 @@ __device__ __forceinline__ void prepare_group(const float* xg, int r, int64_t g,
         pa = __low2float(rest), pb = __high2float(rest);
       }
       prepared_sum += pa + pb;
-      regs[h] = half_pair(pa, pb);
+      regs[h] = pack_half2(pa, pb);
     }
     frags[(g * kSteps + s) * 32 + r * 8 + (o & 7)] = make_uint2(regs[0], regs[1]);
   }
@@ -238,14 +233,6 @@ __global__ void swiglu_prepare_kernel(const float* gate, const float* up, int64_
   }
   __syncwarp();
   prepare_group<Bits, GS>(values[warp], r, g, to.frags, to.info);
-}
-
-__device__ __forceinline__ void mma_16816(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
-                                          uint32_t b0, uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 }
 
 template <class ScaleT>
@@ -365,9 +352,11 @@ __global__ void __launch_bounds__(kWarps * 32, Wide ? 2 : 3) tiled_matvec_kernel
       const uint32_t* row8 = words[b] + kRowWords;
       float c[4] = {0, 0, 0, 0};
 #pragma unroll
-      for (int s = 0; s < kSteps; ++s)
-        mma_16816(c, pair_of<Bits>(row0, 2 * s), pair_of<Bits>(row8, 2 * s), pair_of<Bits>(row0, 2 * s + 1),
-                  pair_of<Bits>(row8, 2 * s + 1), xb[s].x, xb[s].y);
+      for (int s = 0; s < kSteps; ++s) {
+        const uint32_t a[4] = {pair_of<Bits>(row0, 2 * s), pair_of<Bits>(row8, 2 * s), pair_of<Bits>(row0, 2 * s + 1),
+                               pair_of<Bits>(row8, 2 * s + 1)};
+        mma_16816(c, a, xb[s].x, xb[s].y);
+      }
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
         const float dot = fmaf(-1024.0f, in.y, c[2 * h] + c[2 * h + 1]);
@@ -420,27 +409,31 @@ __global__ void dequantize_tiled_kernel(PackedMatrix m, const int32_t* ids, int6
   if constexpr (sizeof(Out) == 4) {
     *reinterpret_cast<float4*>(o) = make_float4(v[0], v[1], v[2], v[3]);
   } else {
-    const __half2 lo = __floats2half2_rn(v[0], v[1]), hi = __floats2half2_rn(v[2], v[3]);
-    *reinterpret_cast<uint2*>(o) = make_uint2(*reinterpret_cast<const uint32_t*>(&lo), *reinterpret_cast<const uint32_t*>(&hi));
+    *reinterpret_cast<uint2*>(o) = make_uint2(pack_half2(v[0], v[1]), pack_half2(v[2], v[3]));
   }
 }
 
+// Calls fn.template operator()<Bits, GS>() for a tiled format.
 template <class Fn>
-void dispatch_tiled(const PackedMatrix& w, Fn&& fn) {
-  auto with_scale = [&]<int Bits, int GS>() {
-    if (w.scale_format == ScaleFormat::bf16) fn.template operator()<Bits, GS, __nv_bfloat16>();
-    else if (w.scale_format == ScaleFormat::f16) fn.template operator()<Bits, GS, __half>();
-    else fn.template operator()<Bits, GS, float>();
-  };
+void dispatch_prepared(int bits, int group_size, Fn&& fn) {
   auto with_group = [&]<int Bits>() {
-    if (w.group_size == 32) with_scale.template operator()<Bits, 32>();
-    else if (w.group_size == 64) with_scale.template operator()<Bits, 64>();
-    else with_scale.template operator()<Bits, 128>();
+    if (group_size == 32) fn.template operator()<Bits, 32>();
+    else if (group_size == 64) fn.template operator()<Bits, 64>();
+    else fn.template operator()<Bits, 128>();
   };
-  if (w.bits == 4) with_group.template operator()<4>();
+  if (bits == 4) with_group.template operator()<4>();
   else with_group.template operator()<8>();
 }
 
+// ... and <Bits, GS, ScaleT> for a tiled layer.
+template <class Fn>
+void dispatch_tiled(const PackedMatrix& w, Fn&& fn) {
+  dispatch_prepared(w.bits, w.group_size, [&]<int Bits, int GS>() {
+    if (w.scale_format == ScaleFormat::bf16) fn.template operator()<Bits, GS, __nv_bfloat16>();
+    else if (w.scale_format == ScaleFormat::f16) fn.template operator()<Bits, GS, __half>();
+    else fn.template operator()<Bits, GS, float>();
+  });
+}
 
 }  // namespace
 
@@ -523,18 +516,6 @@ void tiled_matvec(std::span<const PackedMatrix* const> layers, const float* x, i
                prepared.info, n, options.accumulate);
     });
   }
-}
-
-// Calls fn.template operator()<Bits, GS>() for a tiled format.
-template <class Fn>
-void dispatch_prepared(int bits, int group_size, Fn&& fn) {
-  auto with_group = [&]<int Bits>() {
-    if (group_size == 32) fn.template operator()<Bits, 32>();
-    else if (group_size == 64) fn.template operator()<Bits, 64>();
-    else fn.template operator()<Bits, 128>();
-  };
-  if (bits == 4) with_group.template operator()<4>();
-  else with_group.template operator()<8>();
 }
 
 bool can_prepare(int64_t rows, int64_t cols, int group_size) {

@@ -107,13 +107,33 @@ void add_bench_command(CLI::App& app) {
     };
     run(std::span(prompt).first(std::min<size_t>(prompt.size(), 16)), 4);  // page the weights in
 
+    // On the CPU the reference is measured around every run (before the first, after each): a
+    // shared machine's bandwidth drifts by tens of percent within seconds, so each run's decode is
+    // set against the mean of the two measurements that bracket it, and the median run reported.
+    const bool on_gpu = on_device.placement.cuda;
+    std::unique_ptr<backend::cpu::ThreadPool> bandwidth_pool;
+    std::vector<backend::cpu::MemoryBandwidth> brackets;
+    auto measure_cpu = [&] {
+      brackets.push_back(backend::cpu::measure_memory_bandwidth(*bandwidth_pool, size_t(args->buffer_gb * 1e9), 2));
+    };
+    if (!on_gpu) {
+      bandwidth_pool = std::make_unique<backend::cpu::ThreadPool>(args->threads);
+      measure_cpu();
+    }
     std::vector<Result> results;
-    for (int i = 0; i < args->repeat; ++i) results.push_back(run(prompt, args->tokens));
+    for (int i = 0; i < args->repeat; ++i) {
+      results.push_back(run(prompt, args->tokens));
+      if (!on_gpu) measure_cpu();
+    }
+    bandwidth_pool.reset();
+    auto median_of = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      return v[v.size() / 2];
+    };
     auto median = [&](double Result::*field) {
       std::vector<double> v;
       for (const auto& r : results) v.push_back(r.*field);
-      std::sort(v.begin(), v.end());
-      return v[v.size() / 2];
+      return median_of(v);
     };
     const double prefill = median(&Result::prefill_tps), decode = median(&Result::decode_tps);
     const uint64_t free_after_runs = gpu_free();
@@ -126,22 +146,40 @@ void add_bench_command(CLI::App& app) {
     on_device.model.reset();
     on_device.backend.reset();
     const uint64_t free_unloaded = gpu_free();
-    // The reference: this machine's memory, or the GPU's (a device-to-device copy), now.
-    backend::cpu::MemoryBandwidth bw;
-    const bool on_gpu = on_device.placement.cuda;
-    if (on_gpu) {
-      bw.copy_gb_s = bw.read_gb_s = backend::measure_gpu_copy_bandwidth(on_device.placement.index, size_t(args->buffer_gb * 1e9));
-      bw.threads = 0;
-    } else {
-      backend::cpu::ThreadPool pool(args->threads);
-      bw = backend::cpu::measure_memory_bandwidth(pool, size_t(args->buffer_gb * 1e9), 5);
-    }
     // Each decode step also reads the KV cache up to its position (keys and values in the
     // backend's element type): on average prompt + tokens / 2 positions.
     const uint64_t kv_bytes_per_position = uint64_t(model::KvCache::bytes_for(
         int(c.num_hidden_layers), c.num_key_value_heads * c.head_dim, 1, kv_value_bytes));
     const uint64_t kv_bytes_per_token = kv_bytes_per_position * uint64_t(args->prompt + args->tokens / 2);
-    const double achieved = double(bytes_per_token + kv_bytes_per_token) * decode / 1e9;
+    auto gb_s_at = [&](double tok_s) { return double(bytes_per_token + kv_bytes_per_token) * tok_s / 1e9; };
+    const double achieved = gb_s_at(decode);
+    // The reference: the GPU's memory (a device-to-device copy, once the model is unloaded), or
+    // the CPU's around each run (above).
+    backend::cpu::MemoryBandwidth bw;
+    double copy_fraction = 0, read_fraction = 0;
+    nlohmann::json per_run = nlohmann::json::array();
+    if (on_gpu) {
+      bw.copy_gb_s = bw.read_gb_s = backend::measure_gpu_copy_bandwidth(on_device.placement.index, size_t(args->buffer_gb * 1e9));
+      copy_fraction = read_fraction = achieved / bw.copy_gb_s;
+    } else {
+      std::vector<double> copy, read, copy_fractions, read_fractions;
+      for (size_t i = 0; i < results.size(); ++i) {
+        copy.push_back((brackets[i].copy_gb_s + brackets[i + 1].copy_gb_s) / 2);
+        read.push_back((brackets[i].read_gb_s + brackets[i + 1].read_gb_s) / 2);
+        copy_fractions.push_back(gb_s_at(results[i].decode_tps) / copy.back());
+        read_fractions.push_back(gb_s_at(results[i].decode_tps) / read.back());
+        per_run.push_back({{"decode_tok_s", results[i].decode_tps},
+                           {"copy_bandwidth_gb_s", copy.back()},
+                           {"read_bandwidth_gb_s", read.back()},
+                           {"fraction_of_copy_bandwidth", copy_fractions.back()},
+                           {"fraction_of_read_bandwidth", read_fractions.back()}});
+      }
+      bw.copy_gb_s = median_of(copy);
+      bw.read_gb_s = median_of(read);
+      bw.threads = brackets.front().threads;
+      copy_fraction = median_of(copy_fractions);
+      read_fraction = median_of(read_fractions);
+    }
 
     nlohmann::json out = {
         {"model", args->model},
@@ -159,9 +197,10 @@ void add_bench_command(CLI::App& app) {
         {"decode_gb_s", achieved},
         {"copy_bandwidth_gb_s", bw.copy_gb_s},
         {"read_bandwidth_gb_s", bw.read_gb_s},
-        {"fraction_of_copy_bandwidth", achieved / bw.copy_gb_s},
-        {"fraction_of_read_bandwidth", achieved / bw.read_gb_s},
+        {"fraction_of_copy_bandwidth", copy_fraction},
+        {"fraction_of_read_bandwidth", read_fraction},
     };
+    if (!per_run.empty()) out["runs"] = per_run;
     if (on_gpu) {
       const auto used = [&](uint64_t free_now) { return int64_t(free_before) - int64_t(free_now); };
       out["gpu_memory"] = {{"weights_bytes", weight_bytes},
@@ -185,7 +224,7 @@ void add_bench_command(CLI::App& app) {
                double(kv_bytes_per_token) / 1e6);
     fmt::print("decode reads   {:8.2f} GB/s\n", achieved);
     fmt::print("memory copy    {:8.2f} GB/s   (read + write{}; decode reaches {:.0f}%)\n", bw.copy_gb_s,
-               on_gpu ? ", device to device" : "", 100 * achieved / bw.copy_gb_s);
+               on_gpu ? ", device to device" : ", around each run", 100 * copy_fraction);
     if (on_gpu)
       fmt::print("GPU memory     {:8.1f} MB after load = {:.3f} x (weights {:.1f} MB + KV cache {:.1f} MB); {:.1f} MB "
                  "after the runs; {:.1f} MB after unloading\n",
@@ -194,7 +233,7 @@ void add_bench_command(CLI::App& app) {
                  double(weight_bytes) / 1e6, double(kv_bytes) / 1e6,
                  double(int64_t(free_before) - int64_t(free_after_runs)) / 1e6,
                  double(int64_t(free_before) - int64_t(free_unloaded)) / 1e6);
-    if (!on_gpu) fmt::print("memory read    {:8.2f} GB/s   (decode reaches {:.0f}%)\n", bw.read_gb_s, 100 * achieved / bw.read_gb_s);
+    if (!on_gpu) fmt::print("memory read    {:8.2f} GB/s   (around each run; decode reaches {:.0f}%)\n", bw.read_gb_s, 100 * read_fraction);
   });
 }
 

@@ -4,7 +4,8 @@
 //   else a CUDA-core kernel: a block per (32-query tile, head), K/V tiles staged in shared
 //   memory, each lane scoring one key of the tile against its warp's 4 queries;
 // - decode: split-K ("flash decoding"): a block per (KV head, key range) scores the range for
-//   every query head of the GQA group (a warp per key for the common head sizes), then one
+//   every query head of the GQA group (for the common head sizes a warp per 32 keys, a lane per
+//   key for the scores and lanes over dims for P·V), then one
 //   block per head merges the ranges. The ranges are cut on the device from *first_position, so
 //   the grid is the same at every step (a captured decode step replays as it is).
 
@@ -22,7 +23,7 @@ namespace salut::backend::cuda {
 namespace {
 
 constexpr int kMaxHeadDim = 256;
-constexpr int kMaxSplits = 64;         // key ranges per KV head in decode, at most
+constexpr int kMaxSplits = 128;        // key ranges per KV head in decode, at most
 constexpr int kKeysPerSplit = 32;      // ...and at least this many keys of the context each
 constexpr int kMaxGroup = 16;          // query heads per KV head
 constexpr int kTileKeys = 32;          // prefill: keys per shared-memory tile
@@ -231,22 +232,38 @@ __global__ void __launch_bounds__(kDecodeThreads) decode_split_kernel(
   }
 }
 
-// Decode, pass 1 (head_dim a multiple of 32): block (kv_head, split), a warp per key in turn.
-// Lane l holds dims [l*D, l*D + D) of every query head of the group and of each key and value
-// row it reads (one contiguous load per row across the warp), scores the key for each head with
-// a warp sum, and keeps a running softmax per head; the block's warps then combine theirs.
-constexpr int kWarpDecodeWarps = 4;
+// Decode, pass 1 (head_dim a multiple of 32): block (kv_head, split) of kChunkWarps warps, each
+// taking 32 keys of the range at a time. Scores: a lane per key, the whole row against every
+// query head of the group (the queries in shared memory, read as broadcasts), so the running
+// softmax needs one warp max per 32 keys rather than a warp sum per key. P·V: lanes over dims
+// (lane l holds dims [l*D, l*D + D) of each head's output), each key's weight broadcast from the
+// lane that scored it. The block's warps then combine their softmaxes.
+constexpr int kChunkWarps = 4;  // 1, 2 and 4 measured alike on an H100 (8B, contexts 512 and 4096)
+constexpr int kKeysPerChunkBlock = 32 * kChunkWarps;  // a range's keys per pass of the block
+
+// D consecutive halves (D even: as pairs).
+template <int D>
+__device__ __forceinline__ void load_halves(const __half* p, __half (&out)[D]) {
+  if constexpr (D % 2 == 0) {
+#pragma unroll
+    for (int d = 0; d < D; d += 2) *reinterpret_cast<__half2*>(&out[d]) = *reinterpret_cast<const __half2*>(p + d);
+  } else {
+#pragma unroll
+    for (int d = 0; d < D; ++d) out[d] = p[d];
+  }
+}
 
 // G: query heads per KV head the registers are sized for (the group, or more).
 template <int D, int G>
-__global__ void __launch_bounds__(kWarpDecodeWarps * 32) decode_warp_split_kernel(
+__global__ void __launch_bounds__(kChunkWarps * 32) decode_chunk_split_kernel(
     const float* q, const __half* keys, const __half* values,
     const int64_t* first_position, int heads, int kv_heads, float scale, float* partial) {
   wait_for_inputs();
   let_dependents_start();
   constexpr int kHeadDim = 32 * D;
-  __shared__ float combine[kWarpDecodeWarps][G][2];
-  __shared__ float combine_o[kWarpDecodeWarps][G * kHeadDim];
+  __shared__ __align__(16) float q_s[G][kHeadDim];
+  __shared__ float combine[kChunkWarps][G][2];
+  __shared__ float combine_o[kChunkWarps][G * kHeadDim];
   const int group = heads / kv_heads;
   const int kv_head = blockIdx.x, split = blockIdx.y, splits = gridDim.y;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -254,65 +271,98 @@ __global__ void __launch_bounds__(kWarpDecodeWarps * 32) decode_warp_split_kerne
   const int64_t per_split = (n_keys + splits - 1) / splits;
   const int64_t begin = min(n_keys, int64_t(split) * per_split), end = min(n_keys, begin + per_split);
   const int64_t kv_width = int64_t(kv_heads) * kHeadDim;
-  const __half* k_base = keys + int64_t(kv_head) * kHeadDim + lane * D;
-  const __half* v_base = values + int64_t(kv_head) * kHeadDim + lane * D;
+  for (int i = threadIdx.x; i < G * kHeadDim; i += blockDim.x) {
+    const int h = i / kHeadDim;
+    q_s[h][i % kHeadDim] = h < group ? q[(int64_t(kv_head) * group + h) * kHeadDim + i % kHeadDim] * scale : 0.0f;
+  }
+  __syncthreads();
 
-  float qr[G][D], m[G], l[G], o[G][D];
+  float m[G], l[G], o[G][D];  // l: this lane's keys' share (summed over the warp at the end)
 #pragma unroll
   for (int h = 0; h < G; ++h) {
     m[h] = -FLT_MAX, l[h] = 0;
 #pragma unroll
-    for (int d = 0; d < D; ++d) {
-      qr[h][d] = h < group ? q[(int64_t(kv_head) * group + h) * kHeadDim + lane * D + d] * scale : 0.0f;
-      o[h][d] = 0;
-    }
+    for (int d = 0; d < D; ++d) o[h][d] = 0;
   }
-  auto load_row = [&](const __half* p, float (&out)[D]) {
-    if constexpr (D % 2 == 0) {
+  for (int64_t c0 = begin + 32 * warp; c0 < end; c0 += kKeysPerChunkBlock) {
+    const int64_t j = c0 + lane;
+    const bool valid = j < end;
+    const __half* k_row = keys + (valid ? j : c0) * kv_width + int64_t(kv_head) * kHeadDim;
+    // the whole row requested before any of it is used: latency, not bandwidth, is what a warp waits on
+    uint4 raw[kHeadDim / 8];
 #pragma unroll
-      for (int d = 0; d < D; d += 2) {
-        const float2 f = __half22float2(*reinterpret_cast<const __half2*>(p + d));
-        out[d] = f.x, out[d + 1] = f.y;
+    for (int c = 0; c < kHeadDim / 8; ++c) raw[c] = *reinterpret_cast<const uint4*>(k_row + 8 * c);
+    // ...and the chunk's value rows too, where the registers allow (one round trip a chunk).
+    // Past the range's end: the last key's row again, with weight 0 (rows past the cache's
+    // length hold whatever the memory held, NaN included).
+    const __half* v_base = values + int64_t(kv_head) * kHeadDim + lane * D;
+    const int64_t last = end - 1;
+    constexpr bool kEarlyValues = G <= 8;
+    __half vraw[kEarlyValues ? 32 : 1][D];
+    if constexpr (kEarlyValues) {
+#pragma unroll
+      for (int t = 0; t < 32; ++t) load_halves<D>(v_base + min(c0 + t, last) * kv_width, vraw[t]);
+    }
+    float s[G];
+#pragma unroll
+    for (int h = 0; h < G; ++h) s[h] = 0;
+#pragma unroll
+    for (int c = 0; c < kHeadDim / 8; ++c) {
+      const __half2* pairs = reinterpret_cast<const __half2*>(&raw[c]);
+      float kf[8];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const float2 f = __half22float2(pairs[i]);
+        kf[2 * i] = f.x, kf[2 * i + 1] = f.y;
       }
-    } else {
-#pragma unroll
-      for (int d = 0; d < D; ++d) out[d] = __half2float(p[d]);
-    }
-  };
-  // kUnroll keys a warp at a time, all their rows requested before the first is used (the
-  // range is short: latency, not bandwidth, is what a split waits on)
-  constexpr int kUnroll = 4;
-  for (int64_t j0 = begin + warp; j0 < end; j0 += kUnroll * kWarpDecodeWarps) {
-    float kr[kUnroll][D], vr[kUnroll][D];
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      const int64_t j = min(j0 + u * kWarpDecodeWarps, end - 1);  // past the end: a repeat, skipped below
-      load_row(k_base + j * kv_width, kr[u]);
-      load_row(v_base + j * kv_width, vr[u]);
-    }
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      if (j0 + u * kWarpDecodeWarps >= end) break;
 #pragma unroll
       for (int h = 0; h < G; ++h) {
-        if (h >= group) break;
-        float s = 0;
+        const float4 qa = *reinterpret_cast<const float4*>(&q_s[h][8 * c]);
+        const float4 qb = *reinterpret_cast<const float4*>(&q_s[h][8 * c + 4]);
+        s[h] = fmaf(qa.x, kf[0], fmaf(qa.y, kf[1], fmaf(qa.z, kf[2], fmaf(qa.w, kf[3], s[h]))));
+        s[h] = fmaf(qb.x, kf[4], fmaf(qb.y, kf[5], fmaf(qb.z, kf[6], fmaf(qb.w, kf[7], s[h]))));
+      }
+    }
+    float p[G];
 #pragma unroll
-        for (int d = 0; d < D; ++d) s = fmaf(qr[h][d], kr[u][d], s);
-        s = warp_sum(s);
-        const float new_max = fmaxf(m[h], s);
-        const float correction = expf(m[h] - new_max), p = expf(s - new_max);
-        l[h] = l[h] * correction + p;
-        m[h] = new_max;
+    for (int h = 0; h < G; ++h) {
+      const float chunk_max = warp_max(valid ? s[h] : -FLT_MAX);
+      const float new_max = fmaxf(m[h], chunk_max);
+      const float correction = expf(m[h] - new_max);
+      p[h] = valid ? expf(s[h] - new_max) : 0.0f;
+      l[h] = l[h] * correction + p[h];
+      m[h] = new_max;
 #pragma unroll
-        for (int d = 0; d < D; ++d) o[h][d] = fmaf(o[h][d], correction, p * vr[u][d]);
+      for (int d = 0; d < D; ++d) o[h][d] *= correction;
+    }
+    auto accumulate = [&](int t, const __half (&row)[D]) {
+      float vr[D];
+#pragma unroll
+      for (int d = 0; d < D; ++d) vr[d] = __half2float(row[d]);
+#pragma unroll
+      for (int h = 0; h < G; ++h) {
+        const float pt = __shfl_sync(0xffffffffu, p[h], t);
+#pragma unroll
+        for (int d = 0; d < D; ++d) o[h][d] = fmaf(pt, vr[d], o[h][d]);
+      }
+    };
+    if constexpr (kEarlyValues) {
+#pragma unroll
+      for (int t = 0; t < 32; ++t) accumulate(t, vraw[t]);
+    } else {
+#pragma unroll 16
+      for (int t = 0; t < 32; ++t) {
+        __half row[D];
+        load_halves<D>(v_base + min(c0 + t, last) * kv_width, row);
+        accumulate(t, row);
       }
     }
   }
   // the warps' running softmaxes, combined in a fixed order
 #pragma unroll
   for (int h = 0; h < G; ++h) {
-    if (h >= group) break;
+    l[h] = warp_sum(l[h]);
+    if (h >= group) continue;
     if (lane == 0) combine[warp][h][0] = m[h], combine[warp][h][1] = l[h];
 #pragma unroll
     for (int d = 0; d < D; ++d) combine_o[warp][h * kHeadDim + lane * D + d] = o[h][d];
@@ -321,9 +371,10 @@ __global__ void __launch_bounds__(kWarpDecodeWarps * 32) decode_warp_split_kerne
   for (int i = threadIdx.x; i < group * kHeadDim; i += blockDim.x) {
     const int h = i / kHeadDim, d = i % kHeadDim;
     float mx = -FLT_MAX;
-    for (int w = 0; w < kWarpDecodeWarps; ++w) mx = fmaxf(mx, combine[w][h][0]);
+    for (int w = 0; w < kChunkWarps; ++w)
+      if (combine[w][h][1] > 0) mx = fmaxf(mx, combine[w][h][0]);
     float sum = 0, acc = 0;
-    for (int w = 0; w < kWarpDecodeWarps; ++w) {
+    for (int w = 0; w < kChunkWarps; ++w) {
       if (combine[w][h][1] == 0) continue;  // a warp that saw no key
       const float f = expf(combine[w][h][0] - mx);
       sum += combine[w][h][1] * f;
@@ -361,10 +412,14 @@ __global__ void decode_merge_kernel(const float* partial, int head_dim, int spli
   }
   __syncthreads();
   for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
-    float o = 0;
-#pragma unroll 8
-    for (int s = 0; s < splits; ++s) o += slots[s * stride + 2 + d] * weight[s];
-    out[int64_t(head) * head_dim + d] = o / total;
+    // two sums, 16 ranges' loads issued at a time: the ranges are few and the loads latency-bound
+    float o0 = 0, o1 = 0;
+#pragma unroll 16
+    for (int s = 0; s < splits; s += 2) {
+      o0 += slots[s * stride + 2 + d] * weight[s];
+      if (s + 1 < splits) o1 += slots[(s + 1) * stride + 2 + d] * weight[s + 1];
+    }
+    out[int64_t(head) * head_dim + d] = (o0 + o1) / total;
   }
 }
 
@@ -552,6 +607,13 @@ bool attention_supports(const AttentionParams& p) {
          p.heads / p.kv_heads <= kMaxGroup;
 }
 
+// Key ranges per KV head in decode, sized for the cache's capacity so that the grid is the same at
+// every position: a pass of the block's warps each (32 keys a warp) for the chunked kernel.
+int decode_splits(int64_t capacity, int head_dim) {
+  const bool chunked = head_dim == 64 || head_dim == 96 || head_dim == 128;
+  return int(std::clamp<int64_t>(capacity / (chunked ? kKeysPerChunkBlock : kKeysPerSplit), 1, kMaxSplits));
+}
+
 int64_t attention_scratch_floats(const AttentionParams& p) { return int64_t(p.heads) * kMaxSplits * (p.head_dim + 2); }
 
 void attention(const float* q, const float* k, const float* v, int64_t rows, void* keys, void* values,
@@ -564,24 +626,25 @@ void attention(const float* q, const float* k, const float* v, int64_t rows, voi
                                                                           first_position);
   if (rows == 1) {
     // ranges sized for the cache's capacity, so the grid is the same at every position
-    const int splits = int(std::clamp<int64_t>(capacity / kKeysPerSplit, 1, kMaxSplits));
+    const bool chunked = p.head_dim == 64 || p.head_dim == 96 || p.head_dim == 128;
+    const int splits = decode_splits(capacity, p.head_dim);
     const dim3 grid(unsigned(p.kv_heads), unsigned(splits));
     const int group = p.heads / p.kv_heads;
-    auto warp_split = [&]<int D>() {
+    auto chunk_split = [&]<int D>() {
       auto go = [&](auto kernel) {
-        launch(kernel, grid, kWarpDecodeWarps * 32, 0, stream, q, k_cache, v_cache, first_position, p.heads,
+        launch(kernel, grid, kChunkWarps * 32, 0, stream, q, k_cache, v_cache, first_position, p.heads,
                p.kv_heads, p.scale, scratch);
       };
-      if (group <= 1) go(decode_warp_split_kernel<D, 1>);
-      else if (group <= 2) go(decode_warp_split_kernel<D, 2>);
-      else if (group <= 4) go(decode_warp_split_kernel<D, 4>);
-      else if (group <= 8) go(decode_warp_split_kernel<D, 8>);
-      else go(decode_warp_split_kernel<D, kMaxGroup>);
+      if (group <= 1) go(decode_chunk_split_kernel<D, 1>);
+      else if (group <= 2) go(decode_chunk_split_kernel<D, 2>);
+      else if (group <= 4) go(decode_chunk_split_kernel<D, 4>);
+      else if (group <= 8) go(decode_chunk_split_kernel<D, 8>);
+      else go(decode_chunk_split_kernel<D, kMaxGroup>);
     };
-    switch (p.head_dim) {
-      case 64: warp_split.template operator()<2>(); break;
-      case 96: warp_split.template operator()<3>(); break;
-      case 128: warp_split.template operator()<4>(); break;
+    switch (chunked ? p.head_dim : 0) {
+      case 64: chunk_split.template operator()<2>(); break;
+      case 96: chunk_split.template operator()<3>(); break;
+      case 128: chunk_split.template operator()<4>(); break;
       default:
         launch(decode_split_kernel, grid, kDecodeThreads, 0, stream, q, k_cache, v_cache, first_position, p.heads,
                p.kv_heads, p.head_dim, p.scale, scratch);

@@ -33,7 +33,6 @@ constexpr int kTileRows = 16;
 constexpr int kWarps = 16;       // a block: one tile, its groups dealt out over 16 warps
 constexpr int kMaxXRows = int(kTiledRowsPerPass);
 constexpr int kMaxJobLayers = 3;
-constexpr int64_t kMaxPreparedCols = 32768;  // RMSNorm's row in shared memory
 
 SALUT_HOST_DEVICE inline int scale_bytes(ScaleFormat f) { return f == ScaleFormat::f32 ? 4 : 2; }
 
@@ -188,28 +187,32 @@ __global__ void prepare_kernel(const float* x, int64_t cols, int x_rows, Prepare
 
 // ---- producers of a matvec's input that hand it over prepared (one launch fewer each) ----
 
-// RMSNorm as rms_norm_kernel computes it, a block per row; the row is kept in shared memory and
-// then prepared a group per warp.
+// RMSNorm as rms_norm_kernel computes it, a block per (row, kPrepareWarps groups): every block
+// sums the row's squares itself (the row is a few KiB, read from L2), so the groups are normalized
+// and prepared by many blocks at once instead of one.
+constexpr int kPrepareWarps = 8;
+
 template <int Bits, int GS>
 __global__ void rms_norm_prepare_kernel(const float* x, int64_t cols, const float* weight,
                                         float eps, float* out, Prepared to) {
   wait_for_inputs();
   let_dependents_start();
-  extern __shared__ float normed[];
-  const int r = blockIdx.x;
+  __shared__ float values[kPrepareWarps][GS];
+  const int r = blockIdx.y, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const float* row = x + r * cols;
   float sum = 0;
   for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) sum += row[i] * row[i];
   const float inverse = rsqrtf(block_sum(sum) / float(cols) + eps);
-  for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) {
-    const float v = row[i] * inverse * weight[i];
-    out[r * cols + i] = v;
-    normed[i] = v;
+  const int64_t g = int64_t(blockIdx.x) * kPrepareWarps + warp;
+  if (g >= cols / GS) return;
+  for (int i = lane; i < GS; i += 32) {
+    const int64_t at = g * GS + i;
+    const float v = row[at] * inverse * weight[at];
+    out[r * cols + at] = v;
+    values[warp][i] = v;
   }
-  __syncthreads();
-  const int warps = blockDim.x >> 5;
-  for (int64_t g = threadIdx.x >> 5; g < cols / GS; g += warps)
-    prepare_group<Bits, GS>(normed + g * GS, r, g, to.frags, to.info);
+  __syncwarp();
+  prepare_group<Bits, GS>(values[warp], r, g, to.frags, to.info);
 }
 
 // SwiGLU as swiglu_kernel computes it, a warp per (row, group).
@@ -218,9 +221,9 @@ __global__ void swiglu_prepare_kernel(const float* gate, const float* up, int64_
                                       float* out, Prepared to) {
   wait_for_inputs();
   let_dependents_start();
-  __shared__ float values[8][GS];
+  __shared__ float values[kPrepareWarps][GS];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  const int64_t item = int64_t(blockIdx.x) * 8 + warp, groups = cols / GS;
+  const int64_t item = int64_t(blockIdx.x) * kPrepareWarps + warp, groups = cols / GS;
   if (item >= rows * groups) return;
   const int r = int(item / groups);
   const int64_t g = item % groups;
@@ -519,21 +522,15 @@ void tiled_matvec(std::span<const PackedMatrix* const> layers, const float* x, i
 }
 
 bool can_prepare(int64_t rows, int64_t cols, int group_size) {
-  return rows <= kMaxXRows && group_size > 0 && cols % group_size == 0 && cols <= kMaxPreparedCols;
+  return rows <= kMaxXRows && group_size > 0 && cols % group_size == 0;
 }
 
 void rms_norm_prepared(const float* x, int64_t rows, int64_t cols, const float* weight, float eps, float* out, int bits,
                        int group_size, void* scratch, cudaStream_t stream) {
-  const int threads = cols >= 4096 ? 1024 : cols >= 1024 ? 256 : 128;
+  const dim3 grid(unsigned((cols / group_size + kPrepareWarps - 1) / kPrepareWarps), unsigned(rows));
   dispatch_prepared(bits, group_size, [&]<int Bits, int GS>() {
-    static const bool configured = [] {
-      cudaFuncSetAttribute(rms_norm_prepare_kernel<Bits, GS>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                           int(kMaxPreparedCols * sizeof(float)));
-      return true;
-    }();
-    (void)configured;
-    launch(rms_norm_prepare_kernel<Bits, GS>, unsigned(rows), threads, size_t(cols) * sizeof(float), stream, x, cols,
-           weight, eps, out, prepared_in(scratch, cols));
+    launch(rms_norm_prepare_kernel<Bits, GS>, grid, kPrepareWarps * 32, 0, stream, x, cols, weight, eps, out,
+           prepared_in(scratch, cols));
   });
 }
 
@@ -541,7 +538,8 @@ void swiglu_prepared(const float* gate, const float* up, int64_t rows, int64_t c
                      void* scratch, cudaStream_t stream) {
   const int64_t warps = rows * (cols / group_size);
   dispatch_prepared(bits, group_size, [&]<int Bits, int GS>() {
-    launch(swiglu_prepare_kernel<Bits, GS>, unsigned((warps + 7) / 8), 256, 0, stream, gate, up, rows, cols, out,
+    launch(swiglu_prepare_kernel<Bits, GS>, unsigned((warps + kPrepareWarps - 1) / kPrepareWarps), kPrepareWarps * 32, 0,
+           stream, gate, up, rows, cols, out,
            prepared_in(scratch, cols));
   });
 }

@@ -162,6 +162,12 @@ class Backend {
   // (positions first_position + r) over the cache's first first_position + q.rows entries.
   virtual void attention(const Tensor& q, const Tensor& k, const Tensor& v, KvLayer& cache, int64_t first_position,
                          const AttentionParams& params, Tensor& out) = 0;
+  // rope_qk, then attention: one step, so that a backend may rotate the keys as it appends them.
+  virtual void rope_attention(Tensor& q, Tensor& k, const Tensor& v, KvLayer& cache, int64_t first_position,
+                              const RopeParams& rope, const AttentionParams& params, Tensor& out) {
+    rope_qk(q, k, params.heads, params.kv_heads, params.head_dim, rope, first_position);
+    attention(q, k, v, cache, first_position, params, out);
+  }
 };
 
 // The CPU backend (always available).

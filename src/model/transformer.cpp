@@ -241,8 +241,7 @@ void Transformer::run_layer(Layer& layer, Tensor& hidden, backend::KvLayer& kv, 
     backend_.rms_norm_heads(q, attention_.head_dim, layer.q_norm, eps);
     backend_.rms_norm_heads(k, attention_.head_dim, layer.k_norm, eps);
   }
-  backend_.rope_qk(q, k, attention_.heads, attention_.kv_heads, attention_.head_dim, rope, first_position);
-  backend_.attention(q, k, v, kv, first_position, attention_, attention);
+  backend_.rope_attention(q, k, v, kv, first_position, rope, attention_, attention);
   add_projection(attention, layer.o, layer.o_bias);
 
   // MLP block.

@@ -81,6 +81,61 @@ void check_decode(int heads, int kv_heads, int head_dim, int64_t first, int step
   backend->free(cache.values);
 }
 
+// rope_attention on the GPU (keys rotated as they are appended) against the CPU backend's (rope,
+// then attention) for a prefill and then decode steps: the queries as rotated in place, and the
+// attention outputs (the GPU's cache is f16: compared at 2e-3).
+void check_rotated(bool traditional, int rotary_dim) {
+  auto gpu_backend = gpu();
+  if (!gpu_backend) GTEST_SKIP() << "no CUDA GPU here";
+  auto cpu_backend = make_cpu_backend(1);
+  Backend* backends[2] = {gpu_backend.get(), cpu_backend.get()};
+  const int heads = 8, kv_heads = 2, head_dim = 64;
+  const AttentionParams p{heads, kv_heads, head_dim, 0.125f};
+  RopeParams rope;
+  rope.rotary_dim = rotary_dim;
+  rope.traditional = traditional;
+  rope.input_scale = 1.25f;
+  for (int i = 0; i < rotary_dim / 2; ++i)
+    rope.inv_freq.push_back(std::pow(10000.0f, -2.0f * float(i) / float(rotary_dim)));
+  const int64_t q_dim = heads * head_dim, kv_dim = kv_heads * head_dim;
+  KvLayer caches[2] = {backends[0]->alloc_kv(64, kv_dim), backends[1]->alloc_kv(64, kv_dim)};
+  int64_t at = 0;
+  for (int64_t rows : {7, 1, 1}) {
+    const auto queries = f16_exact(size_t(rows * q_dim), uint32_t(10 + at));
+    const auto keys = f16_exact(size_t(rows * kv_dim), uint32_t(20 + at));
+    const auto values = f16_exact(size_t(rows * kv_dim), uint32_t(30 + at));
+    std::vector<float> rotated[2], out[2];
+    for (int s = 0; s < 2; ++s) {
+      Backend& b = *backends[s];
+      Tensor q = b.alloc(rows, q_dim), k = b.alloc(rows, kv_dim), v = b.alloc(rows, kv_dim), o = b.alloc(rows, q_dim);
+      b.write_rows(q, 0, queries.data(), rows);
+      b.write_rows(k, 0, keys.data(), rows);
+      b.write_rows(v, 0, values.data(), rows);
+      b.rope_attention(q, k, v, caches[s], at, rope, p, o);
+      rotated[s].resize(queries.size());
+      out[s].resize(queries.size());
+      b.read_rows(q, 0, rows, rotated[s].data());
+      b.read_rows(o, 0, rows, out[s].data());
+      for (Tensor* t : {&q, &k, &v, &o}) b.free(*t);
+    }
+    for (size_t i = 0; i < queries.size(); ++i) {
+      ASSERT_NEAR(rotated[0][i], rotated[1][i], 1e-5) << "query value " << i << " at position " << at;
+      ASSERT_NEAR(out[0][i], out[1][i], 2e-3) << "output " << i << " at position " << at;
+    }
+    at += rows;
+  }
+  for (int s = 0; s < 2; ++s) {
+    backends[s]->free(caches[s].keys);
+    backends[s]->free(caches[s].values);
+  }
+}
+
+TEST(CudaAttention, KeysRotatedAsTheyAreAppended) { check_rotated(false, 64); }
+TEST(CudaAttention, KeysRotatedPartlyAndInterleaved) {
+  check_rotated(false, 32);
+  check_rotated(true, 32);
+}
+
 TEST(CudaAttention, DecodeOverALongCacheWithManyRanges) { check_decode(32, 8, 128, 4093, 3, 4225); }
 TEST(CudaAttention, DecodeInAShortCache) { check_decode(32, 8, 128, 5, 3, 641); }
 TEST(CudaAttention, DecodeWithAGroupOfThree) { check_decode(9, 3, 64, 700, 3, 1100); }

@@ -41,6 +41,60 @@ __global__ void append_kernel(const float* k, const float* v, int64_t rows, int6
   values[at] = __float2half_rn(v[i]);
 }
 
+// append_kernel with the rotation of rope_kernel (same arithmetic) folded in: a thread per
+// rotated pair of a query head (in place), then a thread per dim pair of a KV head (the key's
+// rotated pair or two unrotated dims, and two dims of the value, into the cache).
+__global__ void rotate_append_kernel(float* q, const float* k, const float* v, int64_t rows, int heads, int kv_heads,
+                                     int head_dim, int half, bool traditional, const float* inv_freq,
+                                     float input_scale, __half* keys, __half* values,
+                                     const int64_t* first_position) {
+  wait_for_inputs();
+  let_dependents_start();
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int step = traditional ? 2 : 1, partner = traditional ? 1 : half;
+  auto rotated = [&](int64_t row, int pair, float a, float b, float& ra, float& rb) {
+    const float angle = float(*first_position + row) * inv_freq[pair];
+    float sn, cs;
+    sincosf(angle, &sn, &cs);
+    const float x0 = a * input_scale, x1 = b * input_scale;
+    ra = x0 * cs - x1 * sn;
+    rb = x0 * sn + x1 * cs;
+  };
+  const int64_t q_pairs = rows * heads * half;
+  if (i < q_pairs) {
+    const int pair = int(i % half);
+    const int64_t head = i / half;
+    float* h = q + head * head_dim;
+    float& a = h[pair * step];
+    float& b = h[pair * step + partner];
+    rotated(head / heads, pair, a, b, a, b);
+    return;
+  }
+  i -= q_pairs;
+  const int pairs_per_head = head_dim / 2;
+  if (i >= rows * kv_heads * pairs_per_head) return;
+  const int pair = int(i % pairs_per_head);
+  const int64_t head = i / pairs_per_head, row = head / kv_heads;
+  const int64_t width = int64_t(kv_heads) * head_dim;
+  const float* kh = k + head * head_dim;
+  __half* kc = keys + (*first_position + row) * width + (head % kv_heads) * head_dim;
+  int d0, d1;  // the two dims of the key this thread writes
+  float r0, r1;
+  if (pair < half) {
+    d0 = pair * step, d1 = pair * step + partner;
+    rotated(row, pair, kh[d0], kh[d1], r0, r1);
+  } else {  // past the rotary dims: copied as they are
+    d0 = 2 * half + 2 * (pair - half), d1 = d0 + 1;
+    r0 = kh[d0], r1 = kh[d1];
+  }
+  kc[d0] = __float2half_rn(r0);
+  kc[d1] = __float2half_rn(r1);
+  const float* vh = v + head * head_dim;
+  __half* vc = values + (*first_position + row) * width + (head % kv_heads) * head_dim;
+  vc[2 * pair] = __float2half_rn(vh[2 * pair]);
+  vc[2 * pair + 1] = __float2half_rn(vh[2 * pair + 1]);
+}
+
 // Prefill. A block takes kPrefillWarps × kQueriesPerWarp consecutive queries of one head, so
 // each K/V tile staged in shared memory serves all of them. Lane l scores key (tile + l) against
 // its warp's queries; each lane then owns head_dim/32 output dims of each query and accumulates
@@ -616,14 +670,22 @@ int decode_splits(int64_t capacity, int head_dim) {
 
 int64_t attention_scratch_floats(const AttentionParams& p) { return int64_t(p.heads) * kMaxSplits * (p.head_dim + 2); }
 
-void attention(const float* q, const float* k, const float* v, int64_t rows, void* keys, void* values,
+void attention(float* q, const float* k, const float* v, int64_t rows, void* keys, void* values,
                int64_t capacity, const int64_t* first_position, int64_t host_first_position, const AttentionParams& p, float* out,
-               float* scratch, cudaStream_t stream) {
+               float* scratch, const Rotation* rotation, cudaStream_t stream) {
   const int64_t width = int64_t(p.kv_heads) * p.head_dim;
   auto* k_cache = static_cast<__half*>(keys);
   auto* v_cache = static_cast<__half*>(values);
-  launch(append_kernel, unsigned((rows * width + 255) / 256), 256, 0, stream, k, v, rows, width, k_cache, v_cache,
-                                                                          first_position);
+  if (rotation) {
+    const int half = rotation->rotary_dim / 2;
+    const int64_t threads = rows * (int64_t(p.heads) * half + int64_t(p.kv_heads) * (p.head_dim / 2));
+    launch(rotate_append_kernel, unsigned((threads + 255) / 256), 256, 0, stream, q, k, v, rows, p.heads, p.kv_heads,
+           p.head_dim, half, rotation->traditional, rotation->inv_freq, rotation->input_scale, k_cache, v_cache,
+           first_position);
+  } else {
+    launch(append_kernel, unsigned((rows * width + 255) / 256), 256, 0, stream, k, v, rows, width, k_cache, v_cache,
+           first_position);
+  }
   if (rows == 1) {
     // ranges sized for the cache's capacity, so the grid is the same at every position
     const bool chunked = p.head_dim == 64 || p.head_dim == 96 || p.head_dim == 128;

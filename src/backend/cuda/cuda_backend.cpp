@@ -499,6 +499,12 @@ class CudaBackend final : public Backend {
   void rotate(Tensor& x, int heads, Tensor* x2, int heads2, int head_dim, const RopeParams& rope, int64_t first_position) {
     forget_prepared();
     set_position(first_position);
+    cuda::rope(x.data, heads, x2 ? x2->data : nullptr, heads2, x.rows, head_dim, rope.rotary_dim, rope.traditional,
+               inv_freq_on_device(rope), rope.input_scale, position(), stream_);
+  }
+  // The rotation's frequencies in device memory (copied when they change: a new model, or
+  // dynamic NTK scaling at a new length; never inside a recorded step, whose frequencies are fixed).
+  const float* inv_freq_on_device(const RopeParams& rope) {
     if (rope.inv_freq != inv_freq_host_) {
       inv_freq_ = std::make_unique<DeviceBuffer>(rope.inv_freq.size() * sizeof(float));
       check(cudaMemcpyAsync(inv_freq_->data, rope.inv_freq.data(), inv_freq_->bytes, cudaMemcpyHostToDevice, stream_),
@@ -507,12 +513,22 @@ class CudaBackend final : public Backend {
       check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
       inv_freq_host_ = rope.inv_freq;
     }
-    cuda::rope(x.data, heads, x2 ? x2->data : nullptr, heads2, x.rows, head_dim, rope.rotary_dim, rope.traditional,
-               static_cast<const float*>(inv_freq_->data), rope.input_scale, position(), stream_);
+    return static_cast<const float*>(inv_freq_->data);
+  }
+
+  // The keys rotated as they are appended: one launch instead of two.
+  void rope_attention(Tensor& q, Tensor& k, const Tensor& v, KvLayer& cache, int64_t first_position,
+                      const RopeParams& rope, const AttentionParams& params, Tensor& out) override {
+    const cuda::Rotation rotation{rope.rotary_dim, rope.traditional, inv_freq_on_device(rope), rope.input_scale};
+    run_attention(q, k, v, cache, first_position, params, out, &rotation);
   }
 
   void attention(const Tensor& q, const Tensor& k, const Tensor& v, KvLayer& cache, int64_t first_position,
                  const AttentionParams& params, Tensor& out) override {
+    run_attention(q, k, v, cache, first_position, params, out, nullptr);
+  }
+  void run_attention(const Tensor& q, const Tensor& k, const Tensor& v, KvLayer& cache, int64_t first_position,
+                     const AttentionParams& params, Tensor& out, const cuda::Rotation* rotation) {
     forget_prepared();
     if (!cuda::attention_supports(params))
       throw Error(Errc::not_a_model, fmt::format("the CUDA backend supports head_dim up to 256 and up to 16 query heads "
@@ -521,8 +537,7 @@ class CudaBackend final : public Backend {
     set_position(first_position);
     float* partial = static_cast<float*>(scratch(attention_scratch_, size_t(cuda::attention_scratch_floats(params)) * 4));
     cuda::attention(q.data, k.data, v.data, q.rows, cache.keys.data, cache.values.data, cache.keys.rows, position(),
-                    first_position,
-                    params, out.data, partial, stream_);
+                    first_position, params, out.data, partial, rotation, stream_);
   }
 
  private:

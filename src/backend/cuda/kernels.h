@@ -97,12 +97,19 @@ void rope(float* x, int heads, float* x2, int heads2, int64_t rows, int head_dim
 
 // Attention over an f16 cache [capacity, kv_heads * head_dim]: appends k and v at
 // *first_position, then causal attention of q's rows. `scratch` holds partial results of decode's
-// split-K pass: attention_scratch_floats() of them.
+// split-K pass: attention_scratch_floats() of them. With `rotation`, q (in place) and k (as it is
+// appended) are rotated first, as rope() would: one launch for both.
 // Whether the kernels take these heads: head_dim even and up to 256, up to 16 query heads per KV head.
 bool attention_supports(const AttentionParams& p);
 int64_t attention_scratch_floats(const AttentionParams& p);
-void attention(const float* q, const float* k, const float* v, int64_t rows, void* keys, void* values,
+struct Rotation {
+  int rotary_dim = 0;
+  bool traditional = false;
+  const float* inv_freq = nullptr;  // on the device
+  float input_scale = 1.0f;
+};
+void attention(float* q, const float* k, const float* v, int64_t rows, void* keys, void* values,
                int64_t capacity, const int64_t* first_position, int64_t host_first_position, const AttentionParams& p, float* out,
-               float* scratch, cudaStream_t stream);
+               float* scratch, const Rotation* rotation, cudaStream_t stream);
 
 }  // namespace salut::backend::cuda

@@ -270,23 +270,27 @@ struct TiledJob {
 
 // Wide layers (more than 4096 inputs) keep twice the groups in flight per warp: their blocks are
 // few (rows / 16) and each walks a long row (measured on an H100: down 22 -> 18 us; narrow
-// layers were faster with fewer). Narrow ones are held to 40 registers so that 3 blocks fit an
-// SM: q/k/v's 384 blocks then run as one wave instead of 1.45 (8B decode 304 -> 323 tok/s).
-template <int Bits, int GS, class ScaleT, bool Wide>
-__global__ void __launch_bounds__(kWarps * 32, Wide ? 2 : 3) tiled_matvec_kernel(TiledJob job, const uint2* frags,
+// layers were faster with fewer). Narrow ones take kTiles = 2 tiles a block: every block reads
+// all of x from L2 (64 KiB of fragments at 4096 inputs), which for gate/up's 1792 single tiles
+// was 1.7x the bytes of the weights themselves; two tiles a block halve that (8B decode on an
+// H100 329 -> 351 tok/s at context 512, 305 -> 324 at 4096; four tiles, or two for the wide
+// layers, measured slower). A narrow single tile (an odd count) is held to 40 registers so that
+// 3 blocks fit an SM.
+template <int Bits, int GS, class ScaleT, bool Wide, int kTiles = 1>
+__global__ void __launch_bounds__(kWarps * 32, Wide || kTiles > 1 ? 2 : 3) tiled_matvec_kernel(TiledJob job, const uint2* frags,
                                                                     const float4* info, int x_rows,
                                                                     bool accumulate) {
   constexpr int kQuarterBytes = GS * Bits / 32, kLaneBytes = 2 * kQuarterBytes, kRowWords = kQuarterBytes / 4;
   constexpr int kSteps = GS / 16;
   constexpr int kBlockBytes = kTileRows * GS * Bits / 8;
   constexpr int kScaleBytes = 2 * int(sizeof(ScaleT));  // a lane's pair: row g's, row g + 8's
-  constexpr int kBatchBytes = Wide ? 64 : 32;  // per lane, the loads in flight together
+  constexpr int kBatchBytes = (Wide ? 64 : 32) / kTiles;  // per lane and tile: the loads in flight together
   constexpr int kBatch = kLaneBytes >= kBatchBytes ? 1 : kBatchBytes / kLaneBytes;
-  __shared__ float partial[kWarps][kMaxXRows][kTileRows];
+  __shared__ float partial[kWarps][kMaxXRows][kTiles * kTileRows];
 
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, t = lane & 3;
-  const int64_t tile = blockIdx.x;
+  const int64_t tile = int64_t(blockIdx.x) * kTiles;
   int layer = 0;
 #pragma unroll
   for (int k = 1; k < kMaxJobLayers; ++k)
@@ -313,26 +317,29 @@ __global__ void __launch_bounds__(kWarps * 32, Wide ? 2 : 3) tiled_matvec_kernel
   const bool supplies_x = lane < 8 * x_rows;
   const int x_row = t < x_rows ? t : 0;  // lane t's C columns 2t, 2t+1 are x row t's
 
-  float acc[2] = {0, 0};
+  float acc[kTiles][2] = {};
   for (int g0 = warp; g0 < groups; g0 += kWarps * kBatch) {
-    uint32_t words[kBatch][2 * kRowWords];
-    ScaleT scale[kBatch][2], bias[kBatch][2];
+    uint32_t words[kBatch][kTiles][2 * kRowWords];
+    ScaleT scale[kBatch][kTiles][2], bias[kBatch][kTiles][2];
 #pragma unroll
     for (int b = 0; b < kBatch; ++b) {
       const int group = g0 + b * kWarps;
       if (group < groups) {
-        load_words<kLaneBytes>(base + size_t(group) * kBlockBytes + lane * kLaneBytes, words[b]);
-        const size_t at = size_t(group) * kTileRows * sizeof(ScaleT);
-        if constexpr (sizeof(ScaleT) == 2) {
-          const uint32_t s = __ldg(reinterpret_cast<const uint32_t*>(scale_base + at));
-          const uint32_t z = __ldg(reinterpret_cast<const uint32_t*>(bias_base + at));
-          memcpy(scale[b], &s, 4);
-          memcpy(bias[b], &z, 4);
-        } else {
-          const float2 s = __ldg(reinterpret_cast<const float2*>(scale_base + at));
-          const float2 z = __ldg(reinterpret_cast<const float2*>(bias_base + at));
-          memcpy(scale[b], &s, 8);
-          memcpy(bias[b], &z, 8);
+#pragma unroll
+        for (int k = 0; k < kTiles; ++k) {
+          load_words<kLaneBytes>(base + k * tile_stride + size_t(group) * kBlockBytes + lane * kLaneBytes, words[b][k]);
+          const size_t at = k * scale_stride + size_t(group) * kTileRows * sizeof(ScaleT);
+          if constexpr (sizeof(ScaleT) == 2) {
+            const uint32_t s = __ldg(reinterpret_cast<const uint32_t*>(scale_base + at));
+            const uint32_t z = __ldg(reinterpret_cast<const uint32_t*>(bias_base + at));
+            memcpy(scale[b][k], &s, 4);
+            memcpy(bias[b][k], &z, 4);
+          } else {
+            const float2 s = __ldg(reinterpret_cast<const float2*>(scale_base + at));
+            const float2 z = __ldg(reinterpret_cast<const float2*>(bias_base + at));
+            memcpy(scale[b][k], &s, 8);
+            memcpy(bias[b][k], &z, 8);
+          }
         }
       }
     }
@@ -351,29 +358,35 @@ __global__ void __launch_bounds__(kWarps * 32, Wide ? 2 : 3) tiled_matvec_kernel
       for (int s = 0; s < kSteps; ++s)
         xb[s] = supplies_x ? __ldcg(frags + (size_t(group) * kSteps + s) * 32 + lane) : make_uint2(0, 0);
       const float4 in = __ldcg(info + size_t(group) * kMaxXRows + x_row);
-      const uint32_t* row0 = words[b];
-      const uint32_t* row8 = words[b] + kRowWords;
-      float c[4] = {0, 0, 0, 0};
 #pragma unroll
-      for (int s = 0; s < kSteps; ++s) {
-        const uint32_t a[4] = {pair_of<Bits>(row0, 2 * s), pair_of<Bits>(row8, 2 * s), pair_of<Bits>(row0, 2 * s + 1),
-                               pair_of<Bits>(row8, 2 * s + 1)};
-        mma_16816(c, a, xb[s].x, xb[s].y);
-      }
+      for (int k = 0; k < kTiles; ++k) {
+        const uint32_t* row0 = words[b][k];
+        const uint32_t* row8 = words[b][k] + kRowWords;
+        float c[4] = {0, 0, 0, 0};
 #pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const float dot = fmaf(-1024.0f, in.y, c[2 * h] + c[2 * h + 1]);
-        acc[h] = fmaf(to_float(scale[b][h]) * in.z, dot, fmaf(to_float(bias[b][h]), in.x, acc[h]));
+        for (int s = 0; s < kSteps; ++s) {
+          const uint32_t a[4] = {pair_of<Bits>(row0, 2 * s), pair_of<Bits>(row8, 2 * s),
+                                 pair_of<Bits>(row0, 2 * s + 1), pair_of<Bits>(row8, 2 * s + 1)};
+          mma_16816(c, a, xb[s].x, xb[s].y);
+        }
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          const float dot = fmaf(-1024.0f, in.y, c[2 * h] + c[2 * h + 1]);
+          acc[k][h] = fmaf(to_float(scale[b][k][h]) * in.z, dot, fmaf(to_float(bias[b][k][h]), in.x, acc[k][h]));
+        }
       }
     }
   }
   if (t < x_rows) {
-    partial[warp][t][g] = acc[0];
-    partial[warp][t][g + 8] = acc[1];
+#pragma unroll
+    for (int k = 0; k < kTiles; ++k) {
+      partial[warp][t][k * kTileRows + g] = acc[k][0];
+      partial[warp][t][k * kTileRows + g + 8] = acc[k][1];
+    }
   }
   __syncthreads();
-  if (threadIdx.x < kTileRows * x_rows) {
-    const int r = threadIdx.x % kTileRows, xr = threadIdx.x / kTileRows;
+  if (threadIdx.x < kTiles * kTileRows * x_rows) {
+    const int r = threadIdx.x % (kTiles * kTileRows), xr = threadIdx.x / (kTiles * kTileRows);
     float sum = 0;
 #pragma unroll
     for (int w = 0; w < kWarps; ++w) sum += partial[w][xr][r];  // a fixed order: the same result every run
@@ -511,11 +524,17 @@ void tiled_matvec(std::span<const PackedMatrix* const> layers, const float* x, i
         launch(prepare_kernel<Bits, GS>, unsigned((groups * n + 7) / 8), 256, 0, stream, x + first * shape.cols,
                shape.cols, n, prepared);
       const unsigned blocks = unsigned(job.first_tile[job.count]);
+      // Narrow layers: two tiles a block when every layer of the job has an even count of them.
+      bool even = true;
+      for (int i = 0; i < job.count; ++i) even = even && (job.first_tile[i + 1] - job.first_tile[i]) % 2 == 0;
       if (shape.cols > 4096)
-        launch(tiled_matvec_kernel<Bits, GS, ScaleT, true>, blocks, kWarps * 32, 0, stream, job, prepared.frags,
+        launch(tiled_matvec_kernel<Bits, GS, ScaleT, true, 1>, blocks, kWarps * 32, 0, stream, job, prepared.frags,
                prepared.info, n, options.accumulate);
+      else if (even)
+        launch(tiled_matvec_kernel<Bits, GS, ScaleT, false, 2>, blocks / 2, kWarps * 32, 0, stream, job,
+               prepared.frags, prepared.info, n, options.accumulate);
       else
-        launch(tiled_matvec_kernel<Bits, GS, ScaleT, false>, blocks, kWarps * 32, 0, stream, job, prepared.frags,
+        launch(tiled_matvec_kernel<Bits, GS, ScaleT, false, 1>, blocks, kWarps * 32, 0, stream, job, prepared.frags,
                prepared.info, n, options.accumulate);
     });
   }

@@ -1,5 +1,5 @@
 """The salut CLI: model ID validation before any disk or network access, display names, the
-custom model registry, ls / rm, the top-level options, and `serve`'s first routes."""
+custom model registry, ls / rm, the top-level options, `bench`, and `serve`'s first routes."""
 
 import json
 import shutil
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from salut_util import SALUT_BIN, ServeProcess, clean_env, error_line, mlx_model, repo_dir, run_salut, safetensors
+from salut_util import REPO_ROOT, SALUT_BIN, ServeProcess, clean_env, error_line, mlx_model, repo_dir, run_salut, safetensors
 
 # ------------------------------------------------------------------ model IDs
 
@@ -399,3 +399,29 @@ def test_serve_api_key(served):
     server.proc.send_signal(signal.SIGTERM)
     server.proc.communicate(timeout=5)
     assert server.proc.returncode == 0
+
+
+# ------------------------------------------------------------------ bench
+
+
+def test_bench_sets_each_cpu_run_against_the_bandwidth_around_it(tmp_path, salut_bin):
+    model = REPO_ROOT / "models" / "SmolLM2-135M-Instruct-4bit"
+    args = ["bench", str(model), "--device", "cpu", "--prompt", "8", "--tokens", "4", "--repeat", "3",
+            "--bandwidth-buffer-gb", "0.05", "--json"]
+    proc = run_salut(args, clean_env(tmp_path), timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert len(out["runs"]) == 3
+    for run in out["runs"]:
+        assert run["decode_tok_s"] > 0 and run["copy_bandwidth_gb_s"] > 0 and run["read_bandwidth_gb_s"] > 0
+        assert run["fraction_of_copy_bandwidth"] == pytest.approx(
+            (out["weight_bytes_per_token"] + out["kv_bytes_per_token"]) * run["decode_tok_s"] / 1e9 / run["copy_bandwidth_gb_s"])
+    # the medians, each of its own column
+    assert out["decode_tok_s"] == sorted(r["decode_tok_s"] for r in out["runs"])[1]
+    assert out["fraction_of_copy_bandwidth"] == sorted(r["fraction_of_copy_bandwidth"] for r in out["runs"])[1]
+
+
+def test_bench_of_a_missing_model_is_one_error_line(tmp_path, salut_bin):
+    proc = run_salut(["bench", str(tmp_path / "no-such-model"), "--device", "cpu"], clean_env(tmp_path))
+    assert proc.returncode != 0
+    assert "no-such-model" in error_line(proc)

@@ -24,9 +24,7 @@ __global__ void rms_norm_kernel(const float* x, int64_t cols, const float* weigh
   wait_for_inputs();
   let_dependents_start();
   const float* row = x + blockIdx.x * cols;
-  float sum = 0;
-  for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) sum += row[i] * row[i];
-  const float inverse = rsqrtf(block_sum(sum) / float(cols) + eps);
+  const float inverse = rsqrtf(block_sum_of_squares(row, cols) / float(cols) + eps);
   float* o = out + blockIdx.x * cols;
   for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) o[i] = row[i] * inverse * weight[i];
 }

@@ -200,9 +200,7 @@ __global__ void rms_norm_prepare_kernel(const float* x, int64_t cols, const floa
   __shared__ float values[kPrepareWarps][GS];
   const int r = blockIdx.y, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const float* row = x + r * cols;
-  float sum = 0;
-  for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) sum += row[i] * row[i];
-  const float inverse = rsqrtf(block_sum(sum) / float(cols) + eps);
+  const float inverse = rsqrtf(block_sum_of_squares(row, cols) / float(cols) + eps);
   const int64_t g = int64_t(blockIdx.x) * kPrepareWarps + warp;
   if (g >= cols / GS) return;
   for (int i = lane; i < GS; i += 32) {

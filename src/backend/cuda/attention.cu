@@ -450,16 +450,27 @@ __global__ void decode_merge_kernel(const float* partial, int head_dim, int spli
   const int head = blockIdx.x, stride = head_dim + 2;
   const float* slots = partial + int64_t(head) * splits * stride;
   if (threadIdx.x < 32) {
+    // each lane's ranges' (max, total) pairs read once, all before the first is used
+    constexpr int kPerLane = kMaxSplits / 32;
     const int lane = threadIdx.x;
+    float2 ml[kPerLane];
+#pragma unroll
+    for (int k = 0; k < kPerLane; ++k) {
+      const int s = lane + 32 * k;
+      ml[k] = s < splits ? make_float2(slots[s * stride], slots[s * stride + 1]) : make_float2(-FLT_MAX, 0.0f);
+    }
     float m = -FLT_MAX;
-    for (int s = lane; s < splits; s += 32) m = fmaxf(m, slots[s * stride]);
+#pragma unroll
+    for (int k = 0; k < kPerLane; ++k) m = fmaxf(m, ml[k].x);
     m = warp_max(m);
     float sum = 0;
-    for (int s = lane; s < splits; s += 32) {
-      const float l = slots[s * stride + 1];
-      const float w = l > 0 ? expf(slots[s * stride] - m) : 0.0f;  // an empty range weighs nothing
+#pragma unroll
+    for (int k = 0; k < kPerLane; ++k) {
+      const int s = lane + 32 * k;
+      if (s >= splits) break;
+      const float w = ml[k].y > 0 ? expf(ml[k].x - m) : 0.0f;  // an empty range weighs nothing
       weight[s] = w;
-      sum += l * w;
+      sum += ml[k].y * w;
     }
     sum = warp_sum(sum);
     if (lane == 0) total = sum;

@@ -195,17 +195,26 @@ constexpr int kPrepareWarps = 8;
 template <int Bits, int GS>
 __global__ void rms_norm_prepare_kernel(const float* x, int64_t cols, const float* weight,
                                         float eps, float* out, Prepared to) {
+  // the norm's weights are the model's, not the previous kernel's output: read before waiting
+  constexpr int kPerLane = (GS + 31) / 32;
+  const int r = blockIdx.y, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int64_t g = int64_t(blockIdx.x) * kPrepareWarps + warp;
+  const bool has_group = g < cols / GS;
+  float w[kPerLane];
+#pragma unroll
+  for (int k = 0; k < kPerLane; ++k) w[k] = has_group && lane + 32 * k < GS ? weight[g * GS + lane + 32 * k] : 0.0f;
   wait_for_inputs();
   let_dependents_start();
   __shared__ float values[kPrepareWarps][GS];
-  const int r = blockIdx.y, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const float* row = x + r * cols;
   const float inverse = rsqrtf(block_sum_of_squares(row, cols) / float(cols) + eps);
-  const int64_t g = int64_t(blockIdx.x) * kPrepareWarps + warp;
-  if (g >= cols / GS) return;
-  for (int i = lane; i < GS; i += 32) {
+  if (!has_group) return;
+#pragma unroll
+  for (int k = 0; k < kPerLane; ++k) {
+    const int i = lane + 32 * k;
+    if (i >= GS) break;
     const int64_t at = g * GS + i;
-    const float v = row[at] * inverse * weight[at];
+    const float v = row[at] * inverse * w[k];
     out[r * cols + at] = v;
     values[warp][i] = v;
   }

@@ -17,6 +17,7 @@
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/launch.cuh"
 #include "backend/cuda/mma.cuh"
+#include "backend/cuda/rope.cuh"
 #include "backend/cuda/warp.cuh"
 
 namespace salut::backend::cuda {
@@ -41,7 +42,7 @@ __global__ void append_kernel(const float* k, const float* v, int64_t rows, int6
   values[at] = __float2half_rn(v[i]);
 }
 
-// append_kernel with the rotation of rope_kernel (same arithmetic) folded in: a thread per
+// append_kernel with the rotation of rope_kernel (rotate_pair, rope.cuh) folded in: a thread per
 // rotated pair of a query head (in place), then a thread per dim pair of a KV head (the key's
 // rotated pair or two unrotated dims, and two dims of the value, into the cache).
 __global__ void rotate_append_kernel(float* q, const float* k, const float* v, int64_t rows, int heads, int kv_heads,
@@ -53,12 +54,7 @@ __global__ void rotate_append_kernel(float* q, const float* k, const float* v, i
   int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const int step = traditional ? 2 : 1, partner = traditional ? 1 : half;
   auto rotated = [&](int64_t row, int pair, float a, float b, float& ra, float& rb) {
-    const float angle = float(*first_position + row) * inv_freq[pair];
-    float sn, cs;
-    sincosf(angle, &sn, &cs);
-    const float x0 = a * input_scale, x1 = b * input_scale;
-    ra = x0 * cs - x1 * sn;
-    rb = x0 * sn + x1 * cs;
+    rotate_pair(a, b, *first_position + row, inv_freq[pair], input_scale, ra, rb);
   };
   const int64_t q_pairs = rows * heads * half;
   if (i < q_pairs) {
@@ -665,18 +661,21 @@ void launch_flash_prefill(const float* q, int64_t rows, const __half* keys, cons
          first_position, p.heads, p.kv_heads, p.scale, out);
 }
 
+// The head sizes decode_chunk_split_kernel is instantiated for (others take decode_split_kernel).
+bool has_chunk_kernel(int head_dim) { return head_dim == 64 || head_dim == 96 || head_dim == 128; }
+
+// Key ranges per KV head in decode, sized for the cache's capacity so that the grid is the same at
+// every position: a pass of the block's warps each (32 keys a warp) for the chunked kernel.
+int decode_splits(int64_t capacity, int head_dim) {
+  const int keys = has_chunk_kernel(head_dim) ? kKeysPerChunkBlock : kKeysPerSplit;
+  return int(std::clamp<int64_t>(capacity / keys, 1, kMaxSplits));
+}
+
 }  // namespace
 
 bool attention_supports(const AttentionParams& p) {
   return p.head_dim <= kMaxHeadDim && p.head_dim % 2 == 0 && p.kv_heads > 0 && p.heads % p.kv_heads == 0 &&
          p.heads / p.kv_heads <= kMaxGroup;
-}
-
-// Key ranges per KV head in decode, sized for the cache's capacity so that the grid is the same at
-// every position: a pass of the block's warps each (32 keys a warp) for the chunked kernel.
-int decode_splits(int64_t capacity, int head_dim) {
-  const bool chunked = head_dim == 64 || head_dim == 96 || head_dim == 128;
-  return int(std::clamp<int64_t>(capacity / (chunked ? kKeysPerChunkBlock : kKeysPerSplit), 1, kMaxSplits));
 }
 
 int64_t attention_scratch_floats(const AttentionParams& p) { return int64_t(p.heads) * kMaxSplits * (p.head_dim + 2); }
@@ -699,7 +698,6 @@ void attention(float* q, const float* k, const float* v, int64_t rows, void* key
   }
   if (rows == 1) {
     // ranges sized for the cache's capacity, so the grid is the same at every position
-    const bool chunked = p.head_dim == 64 || p.head_dim == 96 || p.head_dim == 128;
     const int splits = decode_splits(capacity, p.head_dim);
     const dim3 grid(unsigned(p.kv_heads), unsigned(splits));
     const int group = p.heads / p.kv_heads;
@@ -714,7 +712,7 @@ void attention(float* q, const float* k, const float* v, int64_t rows, void* key
       else if (group <= 8) go(decode_chunk_split_kernel<D, 8>);
       else go(decode_chunk_split_kernel<D, kMaxGroup>);
     };
-    switch (chunked ? p.head_dim : 0) {
+    switch (has_chunk_kernel(p.head_dim) ? p.head_dim : 0) {
       case 64: chunk_split.template operator()<2>(); break;
       case 96: chunk_split.template operator()<3>(); break;
       case 128: chunk_split.template operator()<4>(); break;

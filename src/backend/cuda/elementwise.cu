@@ -9,6 +9,7 @@
 
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/launch.cuh"
+#include "backend/cuda/rope.cuh"
 #include "backend/cuda/warp.cuh"
 
 namespace salut::backend::cuda {
@@ -69,15 +70,10 @@ __global__ void rope_kernel(float* x, int heads, float* x2, int heads2, int64_t 
   const int64_t head = i / half;  // row * heads + h
   const int64_t row = head / heads;
   float* v = x + head * head_dim;
-  const float angle = float(*first_position + row) * inv_freq[pair];
-  float s, c;
-  sincosf(angle, &s, &c);
   const int step = traditional ? 2 : 1, partner = traditional ? 1 : half;
   float& a = v[pair * step];
   float& b = v[pair * step + partner];
-  const float x0 = a * input_scale, x1 = b * input_scale;
-  a = x0 * c - x1 * s;
-  b = x0 * s + x1 * c;
+  rotate_pair(a, b, *first_position + row, inv_freq[pair], input_scale, a, b);
 }
 
 

@@ -96,12 +96,20 @@ class Backend {
   // thread that ran the ops, when unloading).
   virtual void release_thread_scratch() {}
 
-  // The KV cache. A backend that does not grow it (fixed device addresses: CUDA graphs) gets the
-  // whole context at once.
-  virtual KvLayer alloc_kv(int64_t capacity, int64_t width) { return {alloc(capacity, width), alloc(capacity, width)}; }
-  virtual void free_kv(KvLayer& layer) {
-    free(layer.keys);
-    free(layer.values);
+  // The KV cache of `layers` layers for one sequence: keys and values of [capacity, width] each.
+  // A backend that does not grow it (fixed device addresses: CUDA graphs) gets the whole context
+  // at once, and may hold every layer in one allocation (free_kv frees what alloc_kv made).
+  virtual std::vector<KvLayer> alloc_kv(int layers, int64_t capacity, int64_t width) {
+    std::vector<KvLayer> cache(static_cast<size_t>(layers));
+    for (auto& layer : cache) layer = {alloc(capacity, width), alloc(capacity, width)};
+    return cache;
+  }
+  virtual void free_kv(std::vector<KvLayer>& cache) {
+    for (auto& layer : cache) {
+      free(layer.keys);
+      free(layer.values);
+    }
+    cache.clear();
   }
   virtual void copy_kv(const KvLayer& src, KvLayer& dst, int64_t rows) {
     copy_rows(src.keys, 0, dst.keys, 0, rows);

@@ -9,12 +9,12 @@
 namespace salut::model {
 
 KvCache::KvCache(backend::Backend& backend, int layers, int64_t kv_dim, int64_t max_tokens, int64_t initial_tokens)
-    : backend_(backend), kv_dim_(kv_dim), max_tokens_(max_tokens), layers_(layers) {
+    : backend_(backend), kv_dim_(kv_dim), max_tokens_(max_tokens), layer_count_(layers) {
   reserve(backend.grows_kv() ? std::min(initial_tokens, max_tokens) : max_tokens);
 }
 
 KvCache::~KvCache() {
-  for (auto& layer : layers_) backend_.free_kv(layer);
+  backend_.free_kv(layers_);
 }
 
 void KvCache::reserve(int64_t tokens) {
@@ -23,12 +23,11 @@ void KvCache::reserve(int64_t tokens) {
     throw Error(Errc::invalid_argument,
                 fmt::format("the sequence needs {} tokens but the context holds {}", tokens, max_tokens_));
   const int64_t grown = std::min(max_tokens_, std::max(tokens, capacity_ * 2));
-  for (auto& layer : layers_) {
-    backend::KvLayer bigger = backend_.alloc_kv(grown, kv_dim_);
-    if (length_ > 0) backend_.copy_kv(layer, bigger, length_);
-    if (layer.keys.data) backend_.free_kv(layer);
-    layer = bigger;
-  }
+  std::vector<backend::KvLayer> bigger = backend_.alloc_kv(layer_count_, grown, kv_dim_);
+  if (length_ > 0)
+    for (size_t i = 0; i < layers_.size(); ++i) backend_.copy_kv(layers_[i], bigger[i], length_);
+  backend_.free_kv(layers_);
+  layers_ = std::move(bigger);
   capacity_ = grown;
 }
 

@@ -33,6 +33,7 @@ class KvCache {
   backend::Backend& backend_;
   int64_t kv_dim_;
   int64_t max_tokens_;
+  int layer_count_;
   int64_t capacity_ = 0;
   int64_t length_ = 0;
   std::vector<backend::KvLayer> layers_;

@@ -39,7 +39,8 @@ void check_decode(int heads, int kv_heads, int head_dim, int64_t first, int step
   const int64_t total = first + steps, kv_dim = int64_t(kv_heads) * head_dim, q_dim = int64_t(heads) * head_dim;
   const auto keys = f16_exact(size_t(total * kv_dim), 7), values = f16_exact(size_t(total * kv_dim), 8);
   const auto queries = f16_exact(size_t(total * q_dim), 6);
-  KvLayer cache = backend->alloc_kv(capacity, kv_dim);
+  std::vector<KvLayer> caches = backend->alloc_kv(1, capacity, kv_dim);
+  KvLayer& cache = caches[0];
   Tensor q = backend->alloc(first, q_dim), k = backend->alloc(first, kv_dim), v = backend->alloc(first, kv_dim),
          out = backend->alloc(first, q_dim);
   backend->write_rows(q, 0, queries.data(), first);
@@ -77,8 +78,7 @@ void check_decode(int heads, int kv_heads, int head_dim, int64_t first, int step
     }
   }
   for (Tensor* t : {&q, &k, &v, &out, &q1, &k1, &v1, &out1}) backend->free(*t);
-  backend->free(cache.keys);
-  backend->free(cache.values);
+  backend->free_kv(caches);
 }
 
 // rope_attention on the GPU (keys rotated as they are appended) against the CPU backend's (rope,
@@ -98,7 +98,7 @@ void check_rotated(bool traditional, int rotary_dim) {
   for (int i = 0; i < rotary_dim / 2; ++i)
     rope.inv_freq.push_back(std::pow(10000.0f, -2.0f * float(i) / float(rotary_dim)));
   const int64_t q_dim = heads * head_dim, kv_dim = kv_heads * head_dim;
-  KvLayer caches[2] = {backends[0]->alloc_kv(64, kv_dim), backends[1]->alloc_kv(64, kv_dim)};
+  std::vector<KvLayer> caches[2] = {backends[0]->alloc_kv(1, 64, kv_dim), backends[1]->alloc_kv(1, 64, kv_dim)};
   int64_t at = 0;
   for (int64_t rows : {7, 1, 1}) {
     const auto queries = f16_exact(size_t(rows * q_dim), uint32_t(10 + at));
@@ -111,7 +111,7 @@ void check_rotated(bool traditional, int rotary_dim) {
       b.write_rows(q, 0, queries.data(), rows);
       b.write_rows(k, 0, keys.data(), rows);
       b.write_rows(v, 0, values.data(), rows);
-      b.rope_attention(q, k, v, caches[s], at, rope, p, o);
+      b.rope_attention(q, k, v, caches[s][0], at, rope, p, o);
       rotated[s].resize(queries.size());
       out[s].resize(queries.size());
       b.read_rows(q, 0, rows, rotated[s].data());
@@ -124,10 +124,7 @@ void check_rotated(bool traditional, int rotary_dim) {
     }
     at += rows;
   }
-  for (int s = 0; s < 2; ++s) {
-    backends[s]->free(caches[s].keys);
-    backends[s]->free(caches[s].values);
-  }
+  for (int s = 0; s < 2; ++s) backends[s]->free_kv(caches[s]);
 }
 
 TEST(CudaAttention, KeysRotatedAsTheyAreAppended) { check_rotated(false, 64); }

@@ -1,6 +1,6 @@
-// The CUDA backend: weights copied once into device memory (MLX's bytes, affine 4/8-bit layers
-// moved into 16-row tiles for the tensor-core matvec, never changed), activations in f32, the KV
-// cache in f16 and allocated for the whole context at once. Decode runs the hand-written matvecs
+// The CUDA backend: weights copied once into device memory, one arena per model (MLX's bytes,
+// affine 4/8-bit layers moved into 16-row tiles for the tensor-core matvec, never changed),
+// activations in f32, the KV cache in f16 and allocated for the whole context at once. Decode runs the hand-written matvecs
 // (tiled_matvec.cu, quantized.cu), recorded once as a CUDA graph and replayed; prefill
 // dequantizes a layer to f16 and multiplies with cuBLAS on the tensor cores (f32 sums).
 
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/cuda/device_memory.h"
 #include "backend/cuda/kernels.h"
 #include "backend/device.h"
 #include "backend/packed_matrix.h"
@@ -25,29 +26,12 @@
 namespace salut::backend {
 namespace {
 
-void check(cudaError_t status, const char* what) {
-  if (status == cudaSuccess) return;
-  cudaGetLastError();  // clear it: the error is reported once, here
-  const Errc code = status == cudaErrorMemoryAllocation ? Errc::insufficient_memory : Errc::internal;
-  throw Error(code, fmt::format("CUDA: {} failed: {}", what, cudaGetErrorString(status)));
-}
+using cuda::check;
+using cuda::DeviceBuffer;
 
 void check(cublasStatus_t status, const char* what) {
   if (status != CUBLAS_STATUS_SUCCESS) throw Error(Errc::internal, fmt::format("cuBLAS: {} failed (status {})", what, int(status)));
 }
-
-// Device memory that frees itself.
-struct DeviceBuffer {
-  void* data = nullptr;
-  size_t bytes = 0;
-  DeviceBuffer() = default;
-  explicit DeviceBuffer(size_t n) : bytes(n) { check(cudaMalloc(&data, std::max<size_t>(n, 1)), "cudaMalloc"); }
-  ~DeviceBuffer() {
-    if (data) cudaFree(data);
-  }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-};
 
 // The tiled format (bits, group size) of the loaded model's layers when they all share one: RMSNorm
 // and SwiGLU then hand their output over prepared for the next product. Counted per live layer,
@@ -86,7 +70,7 @@ struct CudaLinear {
 const CudaLinear& linear_of(const LinearWeights& w) { return *static_cast<const CudaLinear*>(w.impl.get()); }
 const float* vector_of(const VectorWeights& w) { return static_cast<const float*>(static_cast<const DeviceBuffer*>(w.impl.get())->data); }
 
-// Copies host bytes to new device buffers through two pinned staging buffers, so that reading
+// Copies host bytes to device memory through two pinned staging buffers, so that reading
 // the next piece of the mapped file overlaps the copy of the previous one.
 class Uploader {
  public:
@@ -103,12 +87,6 @@ class Uploader {
       cudaEventDestroy(slot.done);
     }
   }
-  std::shared_ptr<DeviceBuffer> upload(const void* host, size_t bytes) {
-    auto buffer = std::make_shared<DeviceBuffer>(bytes);
-    upload_into(buffer->data, host, bytes);
-    return buffer;
-  }
-
   // Into device memory the caller owns (in this stream's order).
   void upload_into(void* device, const void* host, size_t bytes) {
     const auto* src = static_cast<const std::byte*>(host);
@@ -164,6 +142,7 @@ class CudaBackend final : public Backend {
     check(cudaMallocHost(&token_host_, sizeof(unsigned long long)), "cudaMallocHost");
     check(cudaEventCreateWithFlags(&ids_copied_, cudaEventDisableTiming), "cudaEventCreate");
     uploader_ = std::make_unique<Uploader>(copy_stream_);
+    weights_ = cuda::WeightArena::create(device);
   }
 
   ~CudaBackend() override {
@@ -235,15 +214,27 @@ class CudaBackend final : public Backend {
     tensor = Tensor{};
   }
 
-  KvLayer alloc_kv(int64_t capacity, int64_t width) override {
-    KvLayer layer;
-    for (Tensor* t : {&layer.keys, &layer.values}) {
-      t->rows = capacity;
-      t->cols = width;
-      const size_t bytes = std::max<size_t>(size_t(capacity * width) * 2, 1);  // f16
-      check(cudaMalloc(reinterpret_cast<void**>(&t->data), bytes), "cudaMalloc (KV cache)");
+  // Every layer's keys and values in one allocation: cudaMalloc rounds each up to 2 MiB, which
+  // for 64 buffers of a few MiB (an 8B model at a few thousand tokens) wasted ~120 MB.
+  std::vector<KvLayer> alloc_kv(int layers, int64_t capacity, int64_t width) override {
+    const size_t tensor_bytes = size_t(capacity * width) * 2;  // f16
+    std::byte* all = nullptr;
+    check(cudaMalloc(reinterpret_cast<void**>(&all), std::max<size_t>(tensor_bytes * 2 * size_t(layers), 1)),
+          "cudaMalloc (KV cache)");
+    std::vector<KvLayer> cache(static_cast<size_t>(layers));
+    for (size_t i = 0; i < cache.size(); ++i) {
+      cache[i].keys = {reinterpret_cast<float*>(all + 2 * i * tensor_bytes), capacity, width};
+      cache[i].values = {reinterpret_cast<float*>(all + (2 * i + 1) * tensor_bytes), capacity, width};
     }
-    return layer;
+    return cache;
+  }
+  void free_kv(std::vector<KvLayer>& cache) override {
+    if (!cache.empty()) {
+      cudaStreamSynchronize(stream_);  // no kernel may still use it
+      forget_graphs();  // a recorded step names this memory
+      cudaFree(cache.front().keys.data);
+    }
+    cache.clear();
   }
   void copy_kv(const KvLayer& src, KvLayer& dst, int64_t rows) override {
     for (auto [from, to] : {std::pair{&src.keys, &dst.keys}, std::pair{&src.values, &dst.values}})
@@ -296,7 +287,7 @@ class CudaBackend final : public Backend {
     if (!host.quantized()) {
       // Dense layers are kept as f32 (exact) for cuBLAS's f32 products.
       const std::vector<float> values = float_values(*view.weight);
-      impl->weight = uploader_->upload(values.data(), values.size() * sizeof(float));
+      impl->weight = upload(values.data(), values.size() * sizeof(float));
       impl->matrix.format = WeightFormat::f32;
       impl->matrix.bits = 32;
       impl->matrix.weight_stride = size_t(host.cols) * sizeof(float);
@@ -310,9 +301,9 @@ class CudaBackend final : public Backend {
       uploader_->upload_into(staging, host.weight, weight_bytes);
       uploader_->upload_into(staging + weight_bytes, host.scales, scale_bytes);
       uploader_->upload_into(staging + weight_bytes + scale_bytes, host.biases, scale_bytes);
-      impl->weight = std::make_shared<DeviceBuffer>(weight_bytes);
-      impl->scales = std::make_shared<DeviceBuffer>(scale_bytes);
-      impl->biases = std::make_shared<DeviceBuffer>(scale_bytes);
+      impl->weight = weights_->allocate(weight_bytes);
+      impl->scales = weights_->allocate(scale_bytes);
+      impl->biases = weights_->allocate(scale_bytes);
       impl->matrix = cuda::tiled_layout(host, static_cast<const std::byte*>(impl->weight->data),
                                         static_cast<const std::byte*>(impl->scales->data),
                                         static_cast<const std::byte*>(impl->biases->data));
@@ -324,9 +315,9 @@ class CudaBackend final : public Backend {
       check(cudaStreamSynchronize(copy_stream_), "cudaStreamSynchronize");  // complete before any op reads it
       return LinearWeights{view.out_features, view.in_features, impl};
     } else {
-      impl->weight = uploader_->upload(host.weight, host.weight_stride * size_t(host.rows));
-      impl->scales = uploader_->upload(host.scales, host.scale_stride * size_t(host.rows));
-      if (host.biases) impl->biases = uploader_->upload(host.biases, host.scale_stride * size_t(host.rows));
+      impl->weight = upload(host.weight, host.weight_stride * size_t(host.rows));
+      impl->scales = upload(host.scales, host.scale_stride * size_t(host.rows));
+      if (host.biases) impl->biases = upload(host.biases, host.scale_stride * size_t(host.rows));
       impl->matrix.scales = static_cast<const std::byte*>(impl->scales->data);
       impl->matrix.biases = impl->biases ? static_cast<const std::byte*>(impl->biases->data) : nullptr;
     }
@@ -338,7 +329,7 @@ class CudaBackend final : public Backend {
 
   VectorWeights load_vector(const weights::TensorView& view) override {
     const std::vector<float> values = float_values(view);
-    auto buffer = uploader_->upload(values.data(), values.size() * sizeof(float));
+    auto buffer = upload(values.data(), values.size() * sizeof(float));
     check(cudaStreamSynchronize(copy_stream_), "cudaStreamSynchronize");  // complete before any op reads it
     VectorWeights w;
     w.size = view.numel();
@@ -358,9 +349,9 @@ class CudaBackend final : public Backend {
       // of the slice's own (a few rows before it come along)
       const PackedMatrix from = m.row_range(first / 16 * 16, first % 16 + count);
       const size_t scale_bytes = size_t(from.rows) * size_t(m.cols / m.group_size) * 4;
-      impl->weight = std::make_shared<DeviceBuffer>(size_t(from.rows) * size_t(m.cols) * m.bits / 8);
-      impl->scales = std::make_shared<DeviceBuffer>(scale_bytes);
-      impl->biases = std::make_shared<DeviceBuffer>(scale_bytes);
+      impl->weight = weights_->allocate(size_t(from.rows) * size_t(m.cols) * m.bits / 8);
+      impl->scales = weights_->allocate(scale_bytes);
+      impl->biases = weights_->allocate(scale_bytes);
       const PackedMatrix rows = cuda::rows_layout(from, static_cast<const std::byte*>(impl->weight->data),
                                                   static_cast<const std::byte*>(impl->scales->data),
                                                   static_cast<const std::byte*>(impl->biases->data));
@@ -555,6 +546,13 @@ class CudaBackend final : public Backend {
     cudaGraphExec_t exec = nullptr;
   };
 
+  // A piece of the weight arena holding a copy of `bytes` host bytes (in the copy stream's order).
+  std::shared_ptr<DeviceBuffer> upload(const void* host, size_t bytes) {
+    auto piece = weights_->allocate(bytes);
+    uploader_->upload_into(piece->data, host, bytes);
+    return piece;
+  }
+
   // A device scratch buffer of at least `bytes`, grown (never shrunk) as needed.
   void* scratch(std::unique_ptr<DeviceBuffer>& buffer, size_t bytes) {
     if (!buffer || buffer->bytes < bytes) {
@@ -622,6 +620,7 @@ class CudaBackend final : public Backend {
   cudaStream_t copy_stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   std::unique_ptr<Uploader> uploader_;
+  std::shared_ptr<cuda::WeightArena> weights_;  // its pieces keep it: it outlives the backend if the model does
   std::unique_ptr<DeviceBuffer> position_;
   int64_t position_value_ = -1;
   int32_t* ids_host_ = nullptr;

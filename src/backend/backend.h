@@ -170,7 +170,8 @@ class Backend {
   // (positions first_position + r) over the cache's first first_position + q.rows entries.
   virtual void attention(const Tensor& q, const Tensor& k, const Tensor& v, KvLayer& cache, int64_t first_position,
                          const AttentionParams& params, Tensor& out) = 0;
-  // rope_qk, then attention: one step, so that a backend may rotate the keys as it appends them.
+  // rope_qk, then attention: one step, so that a backend may rotate the keys as it appends them
+  // (q and k are left rotated or not).
   virtual void rope_attention(Tensor& q, Tensor& k, const Tensor& v, KvLayer& cache, int64_t first_position,
                               const RopeParams& rope, const AttentionParams& params, Tensor& out) {
     rope_qk(q, k, params.heads, params.kv_heads, params.head_dim, rope, first_position);

@@ -82,8 +82,8 @@ void check_decode(int heads, int kv_heads, int head_dim, int64_t first, int step
 }
 
 // rope_attention on the GPU (keys rotated as they are appended) against the CPU backend's (rope,
-// then attention) for a prefill and then decode steps: the queries as rotated in place, and the
-// attention outputs (the GPU's cache is f16: compared at 2e-3).
+// then attention) for a prefill and then decode steps: the attention outputs, which the keys
+// appended at every step feed (the GPU's cache is f16: compared at 2e-3).
 void check_rotated(bool traditional, int rotary_dim) {
   auto gpu_backend = gpu();
   if (!gpu_backend) GTEST_SKIP() << "no CUDA GPU here";
@@ -104,7 +104,7 @@ void check_rotated(bool traditional, int rotary_dim) {
     const auto queries = f16_exact(size_t(rows * q_dim), uint32_t(10 + at));
     const auto keys = f16_exact(size_t(rows * kv_dim), uint32_t(20 + at));
     const auto values = f16_exact(size_t(rows * kv_dim), uint32_t(30 + at));
-    std::vector<float> rotated[2], out[2];
+    std::vector<float> out[2];
     for (int s = 0; s < 2; ++s) {
       Backend& b = *backends[s];
       Tensor q = b.alloc(rows, q_dim), k = b.alloc(rows, kv_dim), v = b.alloc(rows, kv_dim), o = b.alloc(rows, q_dim);
@@ -112,14 +112,11 @@ void check_rotated(bool traditional, int rotary_dim) {
       b.write_rows(k, 0, keys.data(), rows);
       b.write_rows(v, 0, values.data(), rows);
       b.rope_attention(q, k, v, caches[s][0], at, rope, p, o);
-      rotated[s].resize(queries.size());
       out[s].resize(queries.size());
-      b.read_rows(q, 0, rows, rotated[s].data());
       b.read_rows(o, 0, rows, out[s].data());
       for (Tensor* t : {&q, &k, &v, &o}) b.free(*t);
     }
     for (size_t i = 0; i < queries.size(); ++i) {
-      ASSERT_NEAR(rotated[0][i], rotated[1][i], 1e-5) << "query value " << i << " at position " << at;
       ASSERT_NEAR(out[0][i], out[1][i], 2e-3) << "output " << i << " at position " << at;
     }
     at += rows;

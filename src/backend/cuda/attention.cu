@@ -282,14 +282,35 @@ __global__ void __launch_bounds__(kDecodeThreads) decode_split_kernel(
   }
 }
 
-// Decode, pass 1 (head_dim a multiple of 32): block (kv_head, split) of kChunkWarps warps, each
-// taking 32 keys of the range at a time. Scores: a lane per key, the whole row against every
-// query head of the group (the queries in shared memory, read as broadcasts), so the running
-// softmax needs one warp max per 32 keys rather than a warp sum per key. P·V: lanes over dims
-// (lane l holds dims [l*D, l*D + D) of each head's output), each key's weight broadcast from the
-// lane that scored it. The block's warps then combine their softmaxes.
+// Decode for head_dim a multiple of 32, one kernel for the whole step: block (kv_head, split) of
+// kChunkWarps warps, each taking 32 keys of the range at a time. Scores: a lane per key, the whole
+// row against every query head of the group (the queries in shared memory, read as broadcasts),
+// so the running softmax needs one warp max per 32 keys rather than a warp sum per key. P·V: lanes
+// over dims (lane l holds dims [l*D, l*D + D) of each head's output), each key's weight broadcast
+// from the lane that scored it. The block's warps then combine their softmaxes into the range's
+// slot; the last range of a KV head to finish merges the ranges (one launch, not three: at batch
+// 1 the step is a chain of short kernels, and each boundary costs more than this work).
+//
+// The rest of the step is folded in too: the block rotates its queries as it loads them, and the
+// block whose range holds the new position rotates the new key and appends it (and the value) to
+// the cache, using them from shared memory. Every other row of the range is already in the cache
+// before the step, so the first 32 keys' rows are requested before waiting on the kernel before.
 constexpr int kChunkWarps = 4;  // 1, 2 and 4 measured alike on an H100 (8B, contexts 512 and 4096)
 constexpr int kKeysPerChunkBlock = 32 * kChunkWarps;  // a range's keys per pass of the block
+
+// What the decode kernel reads and writes besides the cache.
+struct DecodeStep {
+  const float* q;                 // the step's queries [heads * head_dim], rotated as they are read
+  const float* k;                 // ...its key and value [kv_heads * head_dim], appended to the cache
+  const float* v;
+  int rotation_half;              // rotated pairs (0: no rotation)
+  bool traditional;
+  const float* inv_freq;
+  float input_scale;
+  float* out;                     // [heads * head_dim]
+  float* partial;                 // the ranges' slots
+  unsigned* arrivals;             // per KV head: ranges finished this step (zero between steps)
+};
 
 // D consecutive halves (D even: as pairs).
 template <int D>
@@ -303,27 +324,76 @@ __device__ __forceinline__ void load_halves(const __half* p, __half (&out)[D]) {
   }
 }
 
+// Dim d of a head `x` rotated at `position` as rope_kernel rotates it (dims past the rotary ones
+// as they are).
+__device__ __forceinline__ float rotated_dim(const float* x, int d, const DecodeStep& st, int64_t position) {
+  const int half = st.rotation_half;
+  if (d >= 2 * half) return x[d];
+  int pair, a, b;
+  if (st.traditional) pair = d >> 1, a = d & ~1, b = a + 1;
+  else pair = d < half ? d : d - half, a = pair, b = pair + half;
+  float ra, rb;
+  rotate_pair(x[a], x[b], position, st.inv_freq[pair], st.input_scale, ra, rb);
+  return d == a ? ra : rb;
+}
+
 // G: query heads per KV head the registers are sized for (the group, or more).
 template <int D, int G>
-__global__ void __launch_bounds__(kChunkWarps * 32) decode_chunk_split_kernel(
-    const float* q, const __half* keys, const __half* values,
-    const int64_t* first_position, int heads, int kv_heads, float scale, float* partial) {
-  wait_for_inputs();
-  let_dependents_start();
+__global__ void __launch_bounds__(kChunkWarps * 32) decode_kernel(DecodeStep st, __half* keys, __half* values,
+                                                                   const int64_t* first_position, int heads,
+                                                                   int kv_heads, float scale) {
   constexpr int kHeadDim = 32 * D;
+  constexpr bool kEarlyValues = G <= 8;  // the chunk's value rows requested with its keys
   __shared__ __align__(16) float q_s[G][kHeadDim];
+  __shared__ __align__(16) __half new_key[kHeadDim];
+  __shared__ __align__(16) __half new_value[kHeadDim];
   __shared__ float combine[kChunkWarps][G][2];
   __shared__ float combine_o[kChunkWarps][G * kHeadDim];
+  __shared__ float range_weight[kChunkWarps][kMaxSplits];
+  __shared__ bool merges;
   const int group = heads / kv_heads;
   const int kv_head = blockIdx.x, split = blockIdx.y, splits = gridDim.y;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  const int64_t n_keys = *first_position + 1;
+  // the position was set before the step began: it may be read before waiting
+  const int64_t position = *first_position, n_keys = position + 1;
   const int64_t per_split = (n_keys + splits - 1) / splits;
   const int64_t begin = min(n_keys, int64_t(split) * per_split), end = min(n_keys, begin + per_split);
-  const int64_t kv_width = int64_t(kv_heads) * kHeadDim;
+  const int64_t kv_width = int64_t(kv_heads) * kHeadDim, last = end - 1;
+  const bool holds_new = begin <= position && position < end;
+  const __half* v_base = values + int64_t(kv_head) * kHeadDim + lane * D;
+
+  // A chunk's key row (a lane's key) and value rows (the lane's dims of all 32), requested together:
+  // latency, not bandwidth, is what a warp waits on. Past the range's end: the last key's row
+  // again, with weight 0 (rows past the cache's length hold whatever the memory held).
+  uint4 raw[kHeadDim / 8];
+  __half vraw[kEarlyValues ? 32 : 1][D];
+  auto load_chunk = [&](int64_t c0) {
+    const int64_t j = c0 + lane < end ? c0 + lane : c0;
+    const __half* k_row = keys + j * kv_width + int64_t(kv_head) * kHeadDim;
+#pragma unroll
+    for (int c = 0; c < kHeadDim / 8; ++c) raw[c] = *reinterpret_cast<const uint4*>(k_row + 8 * c);
+    if constexpr (kEarlyValues) {
+#pragma unroll
+      for (int t = 0; t < 32; ++t) load_halves<D>(v_base + min(c0 + t, last) * kv_width, vraw[t]);
+    }
+  };
+  int64_t c0 = begin + 32 * warp;
+  if (c0 < end) load_chunk(c0);  // the new row among them is replaced below
+  wait_for_inputs();
+  let_dependents_start();
+
   for (int i = threadIdx.x; i < G * kHeadDim; i += blockDim.x) {
-    const int h = i / kHeadDim;
-    q_s[h][i % kHeadDim] = h < group ? q[(int64_t(kv_head) * group + h) * kHeadDim + i % kHeadDim] * scale : 0.0f;
+    const int h = i / kHeadDim, d = i % kHeadDim;
+    q_s[h][d] = h < group ? rotated_dim(st.q + (int64_t(kv_head) * group + h) * kHeadDim, d, st, position) * scale : 0.0f;
+  }
+  if (holds_new) {
+    for (int d = threadIdx.x; d < kHeadDim; d += blockDim.x) {
+      const int64_t at = int64_t(kv_head) * kHeadDim + d;
+      new_key[d] = __float2half_rn(rotated_dim(st.k + int64_t(kv_head) * kHeadDim, d, st, position));
+      new_value[d] = __float2half_rn(st.v[at]);
+      keys[position * kv_width + at] = new_key[d];
+      values[position * kv_width + at] = new_value[d];
+    }
   }
   __syncthreads();
 
@@ -334,24 +404,13 @@ __global__ void __launch_bounds__(kChunkWarps * 32) decode_chunk_split_kernel(
 #pragma unroll
     for (int d = 0; d < D; ++d) o[h][d] = 0;
   }
-  for (int64_t c0 = begin + 32 * warp; c0 < end; c0 += kKeysPerChunkBlock) {
+  for (bool first = true; c0 < end; c0 += kKeysPerChunkBlock, first = false) {
+    if (!first) load_chunk(c0);
     const int64_t j = c0 + lane;
     const bool valid = j < end;
-    const __half* k_row = keys + (valid ? j : c0) * kv_width + int64_t(kv_head) * kHeadDim;
-    // the whole row requested before any of it is used: latency, not bandwidth, is what a warp waits on
-    uint4 raw[kHeadDim / 8];
+    if (j == position) {
 #pragma unroll
-    for (int c = 0; c < kHeadDim / 8; ++c) raw[c] = *reinterpret_cast<const uint4*>(k_row + 8 * c);
-    // ...and the chunk's value rows too, where the registers allow (one round trip a chunk).
-    // Past the range's end: the last key's row again, with weight 0 (rows past the cache's
-    // length hold whatever the memory held, NaN included).
-    const __half* v_base = values + int64_t(kv_head) * kHeadDim + lane * D;
-    const int64_t last = end - 1;
-    constexpr bool kEarlyValues = G <= 8;
-    __half vraw[kEarlyValues ? 32 : 1][D];
-    if constexpr (kEarlyValues) {
-#pragma unroll
-      for (int t = 0; t < 32; ++t) load_halves<D>(v_base + min(c0 + t, last) * kv_width, vraw[t]);
+      for (int c = 0; c < kHeadDim / 8; ++c) raw[c] = reinterpret_cast<const uint4*>(new_key)[c];
     }
     float s[G];
 #pragma unroll
@@ -385,7 +444,10 @@ __global__ void __launch_bounds__(kChunkWarps * 32) decode_chunk_split_kernel(
 #pragma unroll
       for (int d = 0; d < D; ++d) o[h][d] *= correction;
     }
-    auto accumulate = [&](int t, const __half (&row)[D]) {
+    auto accumulate = [&](int t, const __half (&cached)[D]) {
+      __half row[D];
+      if (min(c0 + t, last) == position) load_halves<D>(new_value + lane * D, row);
+      else load_halves<D>(cached, row);
       float vr[D];
 #pragma unroll
       for (int d = 0; d < D; ++d) vr[d] = __half2float(row[d]);
@@ -408,7 +470,7 @@ __global__ void __launch_bounds__(kChunkWarps * 32) decode_chunk_split_kernel(
       }
     }
   }
-  // the warps' running softmaxes, combined in a fixed order
+  // the warps' running softmaxes, combined in a fixed order into the range's slot
 #pragma unroll
   for (int h = 0; h < G; ++h) {
     l[h] = warp_sum(l[h]);
@@ -418,6 +480,8 @@ __global__ void __launch_bounds__(kChunkWarps * 32) decode_chunk_split_kernel(
     for (int d = 0; d < D; ++d) combine_o[warp][h * kHeadDim + lane * D + d] = o[h][d];
   }
   __syncthreads();
+  const int64_t stride = kHeadDim + 2;
+  float* head_slots = st.partial + int64_t(kv_head) * group * splits * stride;
   for (int i = threadIdx.x; i < group * kHeadDim; i += blockDim.x) {
     const int h = i / kHeadDim, d = i % kHeadDim;
     float mx = -FLT_MAX;
@@ -430,10 +494,58 @@ __global__ void __launch_bounds__(kChunkWarps * 32) decode_chunk_split_kernel(
       sum += combine[w][h][1] * f;
       acc += combine_o[w][i] * f;
     }
-    float* slot = partial + (int64_t(kv_head * group + h) * splits + split) * (kHeadDim + 2);
+    float* slot = head_slots + (int64_t(h) * splits + split) * stride;
     if (d == 0) slot[0] = mx, slot[1] = sum;
     slot[2 + d] = acc;
   }
+
+  // The last range of this KV head to arrive merges them all (its slots' writes made visible
+  // first; the others' are read through L2, never a stale L1).
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) merges = atomicAdd(st.arrivals + kv_head, 1u) == unsigned(splits - 1);
+  __syncthreads();
+  if (!merges) return;
+  __threadfence();
+  for (int h = warp; h < group; h += kChunkWarps) {
+    const float* slots = head_slots + int64_t(h) * splits * stride;
+    constexpr int kPerLane = kMaxSplits / 32;
+    float2 ml[kPerLane];
+#pragma unroll
+    for (int k = 0; k < kPerLane; ++k) {
+      const int sp = lane + 32 * k;
+      ml[k] = sp < splits ? make_float2(__ldcg(slots + sp * stride), __ldcg(slots + sp * stride + 1))
+                          : make_float2(-FLT_MAX, 0.0f);
+    }
+    float mx = -FLT_MAX;
+#pragma unroll
+    for (int k = 0; k < kPerLane; ++k) mx = fmaxf(mx, ml[k].x);
+    mx = warp_max(mx);
+    float total = 0;
+    __syncwarp();
+#pragma unroll
+    for (int k = 0; k < kPerLane; ++k) {
+      const int sp = lane + 32 * k;
+      if (sp >= splits) break;
+      const float w = ml[k].y > 0 ? expf(ml[k].x - mx) : 0.0f;  // an empty range weighs nothing
+      range_weight[warp][sp] = w;
+      total += ml[k].y * w;
+    }
+    total = warp_sum(total);
+    __syncwarp();
+    float acc[D] = {};
+#pragma unroll 8
+    for (int sp = 0; sp < splits; ++sp) {
+      const float w = range_weight[warp][sp];
+#pragma unroll
+      for (int d = 0; d < D; ++d) acc[d] = fmaf(__ldcg(slots + sp * stride + 2 + lane * D + d), w, acc[d]);
+    }
+    float* o_head = st.out + (int64_t(kv_head) * group + h) * kHeadDim + lane * D;
+#pragma unroll
+    for (int d = 0; d < D; ++d) o_head[d] = acc[d] / total;
+    __syncwarp();
+  }
+  if (threadIdx.x == 0) st.arrivals[kv_head] = 0;  // for the next step
 }
 
 // Decode, pass 2: one block per query head merges its ranges: the first warp weighs the ranges
@@ -661,7 +773,7 @@ void launch_flash_prefill(const float* q, int64_t rows, const __half* keys, cons
          first_position, p.heads, p.kv_heads, p.scale, out);
 }
 
-// The head sizes decode_chunk_split_kernel is instantiated for (others take decode_split_kernel).
+// The head sizes decode_kernel is instantiated for (others take decode_split_kernel).
 bool has_chunk_kernel(int head_dim) { return head_dim == 64 || head_dim == 96 || head_dim == 128; }
 
 // Key ranges per KV head in decode, sized for the cache's capacity so that the grid is the same at
@@ -671,6 +783,9 @@ int decode_splits(int64_t capacity, int head_dim) {
   return int(std::clamp<int64_t>(capacity / keys, 1, kMaxSplits));
 }
 
+// The ranges' slots: (max, total, output) per query head and range.
+int64_t decode_partial_floats(const AttentionParams& p) { return int64_t(p.heads) * kMaxSplits * (p.head_dim + 2); }
+
 }  // namespace
 
 bool attention_supports(const AttentionParams& p) {
@@ -678,7 +793,7 @@ bool attention_supports(const AttentionParams& p) {
          p.heads / p.kv_heads <= kMaxGroup;
 }
 
-int64_t attention_scratch_floats(const AttentionParams& p) { return int64_t(p.heads) * kMaxSplits * (p.head_dim + 2); }
+int64_t attention_scratch_floats(const AttentionParams& p) { return decode_partial_floats(p) + p.kv_heads; }
 
 void attention(float* q, const float* k, const float* v, int64_t rows, void* keys, void* values,
                int64_t capacity, const int64_t* first_position, int64_t host_first_position, const AttentionParams& p, float* out,
@@ -686,6 +801,30 @@ void attention(float* q, const float* k, const float* v, int64_t rows, void* key
   const int64_t width = int64_t(p.kv_heads) * p.head_dim;
   auto* k_cache = static_cast<__half*>(keys);
   auto* v_cache = static_cast<__half*>(values);
+  const int splits = decode_splits(capacity, p.head_dim);
+  const int group = p.heads / p.kv_heads;
+  if (rows == 1 && has_chunk_kernel(p.head_dim)) {
+    // one kernel: rotation, append, the ranges and their merge
+    DecodeStep st{q, k, v, rotation ? rotation->rotary_dim / 2 : 0, rotation && rotation->traditional,
+                  rotation ? rotation->inv_freq : nullptr, rotation ? rotation->input_scale : 1.0f, out, scratch,
+                  reinterpret_cast<unsigned*>(scratch + decode_partial_floats(p))};
+    const dim3 grid(unsigned(p.kv_heads), unsigned(splits));
+    auto decode = [&]<int D>() {
+      auto go = [&](auto kernel) {
+        launch(kernel, grid, kChunkWarps * 32, 0, stream, st, k_cache, v_cache, first_position, p.heads, p.kv_heads,
+               p.scale);
+      };
+      if (group <= 1) go(decode_kernel<D, 1>);
+      else if (group <= 2) go(decode_kernel<D, 2>);
+      else if (group <= 4) go(decode_kernel<D, 4>);
+      else if (group <= 8) go(decode_kernel<D, 8>);
+      else go(decode_kernel<D, kMaxGroup>);
+    };
+    if (p.head_dim == 64) decode.template operator()<2>();
+    else if (p.head_dim == 96) decode.template operator()<3>();
+    else decode.template operator()<4>();
+    return;
+  }
   if (rotation) {
     const int half = rotation->rotary_dim / 2;
     const int64_t threads = rows * (int64_t(p.heads) * half + int64_t(p.kv_heads) * (p.head_dim / 2));
@@ -697,29 +836,11 @@ void attention(float* q, const float* k, const float* v, int64_t rows, void* key
            first_position);
   }
   if (rows == 1) {
-    // ranges sized for the cache's capacity, so the grid is the same at every position
-    const int splits = decode_splits(capacity, p.head_dim);
+    // other head sizes: a kernel per range, then one per head merging them; the ranges sized for
+    // the cache's capacity, so the grid is the same at every position
     const dim3 grid(unsigned(p.kv_heads), unsigned(splits));
-    const int group = p.heads / p.kv_heads;
-    auto chunk_split = [&]<int D>() {
-      auto go = [&](auto kernel) {
-        launch(kernel, grid, kChunkWarps * 32, 0, stream, q, k_cache, v_cache, first_position, p.heads,
-               p.kv_heads, p.scale, scratch);
-      };
-      if (group <= 1) go(decode_chunk_split_kernel<D, 1>);
-      else if (group <= 2) go(decode_chunk_split_kernel<D, 2>);
-      else if (group <= 4) go(decode_chunk_split_kernel<D, 4>);
-      else if (group <= 8) go(decode_chunk_split_kernel<D, 8>);
-      else go(decode_chunk_split_kernel<D, kMaxGroup>);
-    };
-    switch (has_chunk_kernel(p.head_dim) ? p.head_dim : 0) {
-      case 64: chunk_split.template operator()<2>(); break;
-      case 96: chunk_split.template operator()<3>(); break;
-      case 128: chunk_split.template operator()<4>(); break;
-      default:
-        launch(decode_split_kernel, grid, kDecodeThreads, 0, stream, q, k_cache, v_cache, first_position, p.heads,
-               p.kv_heads, p.head_dim, p.scale, scratch);
-    }
+    launch(decode_split_kernel, grid, kDecodeThreads, 0, stream, q, k_cache, v_cache, first_position, p.heads,
+           p.kv_heads, p.head_dim, p.scale, scratch);
     launch(decode_merge_kernel, p.heads, 128, 0, stream, scratch, p.head_dim, splits, out);
     return;
   }

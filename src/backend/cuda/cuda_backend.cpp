@@ -526,7 +526,13 @@ class CudaBackend final : public Backend {
                                                  "per KV head (this model: {} and {})",
                                                  params.head_dim, params.heads / params.kv_heads));
     set_position(first_position);
-    float* partial = static_cast<float*>(scratch(attention_scratch_, size_t(cuda::attention_scratch_floats(params)) * 4));
+    const size_t scratch_bytes = size_t(cuda::attention_scratch_floats(params)) * 4;
+    const bool fresh = !attention_scratch_ || attention_scratch_->bytes < scratch_bytes;
+    float* partial = static_cast<float*>(scratch(attention_scratch_, scratch_bytes));
+    if (fresh) {  // the decode kernel's counters start at zero
+      check(cudaMemsetAsync(partial, 0, attention_scratch_->bytes, stream_), "cudaMemsetAsync");
+      cuda::after_copy();
+    }
     cuda::attention(q.data, k.data, v.data, q.rows, cache.keys.data, cache.values.data, cache.keys.rows, position(),
                     first_position, params, out.data, partial, rotation, stream_);
   }

@@ -23,8 +23,7 @@ void quantized_matvec(const PackedMatrix& w, const float* x, int64_t x_rows, flo
 
 // Affine 4/8-bit layers (groups of 32/64/128, f32/f16/bf16 scales, rows a multiple of 16) are
 // kept in 16-row tiles for the tensor-core matvec (tiled_matvec.cu).
-// The weights, scales and biases keep their sizes (each array its own allocation, as in MLX: the
-// driver's 2 MiB granules fit them as they fit MLX's shapes).
+// The weights, scales and biases keep their sizes.
 bool can_tile(const PackedMatrix& w);
 // w's description once its bytes are tiled into these buffers (each the size of w's own).
 PackedMatrix tiled_layout(const PackedMatrix& w, const std::byte* weight, const std::byte* scales,
@@ -97,8 +96,9 @@ void rope(float* x, int heads, float* x2, int heads2, int64_t rows, int head_dim
 
 // Attention over an f16 cache [capacity, kv_heads * head_dim]: appends k and v at
 // *first_position, then causal attention of q's rows. `scratch` holds partial results of decode's
-// split-K pass: attention_scratch_floats() of them. With `rotation`, q (in place) and k (as it is
-// appended) are rotated first, as rope() would: one launch for both.
+// split-K pass: attention_scratch_floats() of them, zero when first handed over (decode counts
+// there, and leaves it zero). With `rotation`, q and k (as it is appended) are rotated first, as
+// rope() would; q is left rotated or not.
 // Whether the kernels take these heads: head_dim even and up to 256, up to 16 query heads per KV head.
 bool attention_supports(const AttentionParams& p);
 int64_t attention_scratch_floats(const AttentionParams& p);

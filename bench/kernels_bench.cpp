@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/ops.h"
 #include "backend/cpu/thread_pool.h"
 
 namespace cpu = salut::backend::cpu;
@@ -136,6 +137,33 @@ void ReadAllCores(benchmark::State& state) {
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(chunk * 8));
 }
 
+// Decode attention (all cores, as the engine runs it) over f32 caches of SmolLM2's shape (9 query
+// heads on 3 KV heads of 64 dims) at `positions`, one cache per layer, cycling through more layers
+// than any cache holds: GB/s of keys and values read.
+void DecodeAttention(benchmark::State& state) {
+  const cpu::Kernels* k = table(int(state.range(0)));
+  if (!k) return state.SkipWithError("kernel table not runnable here");
+  const salut::backend::AttentionParams p{9, 3, 64, 0.125f};
+  const int64_t positions = state.range(1), width = int64_t(p.kv_heads) * p.head_dim;
+  const size_t per_layer = size_t(positions * width);
+  const size_t layers = std::max<size_t>(2, kWorkingSetBytes / (2 * per_layer * sizeof(float)));
+  std::vector<float> keys(layers * per_layer), values(layers * per_layer), q(9 * 64), out(9 * 64);
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> value(-1.0f, 1.0f);
+  for (auto* v : {&keys, &values, &q})
+    for (auto& x : *v) x = value(rng);
+  cpu::ThreadPool pool(int(state.range(2)));
+  size_t i = 0;
+  for (auto _ : state) {
+    const size_t layer = i++ % layers;
+    cpu::causal_attention(*k, pool, q.data(), 1, keys.data() + layer * per_layer, values.data() + layer * per_layer,
+                          positions - 1, p, out.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetLabel(std::string(k->name) + ", " + std::to_string(pool.threads()) + " threads");
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(2 * per_layer * sizeof(float)));
+}
+
 // The reference: a streaming read of the same working set (four independent sums).
 void Read(benchmark::State& state) {
   std::vector<uint64_t> a(kWorkingSetBytes / 8);
@@ -161,6 +189,13 @@ BENCHMARK(MatvecAllCores)
     ->Args({1, 2048, 2048, 4, 64})
     ->Args({1, 8192, 2048, 4, 64})
     ->Args({1, 1536, 576, 4, 32})
+    ->UseRealTime();
+// table, positions, threads (0: all cores)
+BENCHMARK(DecodeAttention)
+    ->ArgNames({"table", "positions", "threads"})
+    ->Args({1, 576, 0})
+    ->Args({1, 576, 1})
+    ->Args({1, 4096, 0})
     ->UseRealTime();
 // table (0 scalar, 1 avx2, 2 avx512), rows, cols, bits, group
 BENCHMARK(Matvec)

@@ -66,9 +66,13 @@ void rope_rows(ThreadPool& pool, float* x, int64_t rows, int heads, int head_dim
 
 // Decode (one query row) splits each KV head's keys into ranges of at least kMinKeysPerRange,
 // enough of them to keep every thread busy: a chunk is one range of one KV head for all the
-// query heads that share it (GQA), so the range's keys and values come from memory once and
-// from cache for the other heads. The ranges' unnormalised results are merged at the end.
+// query heads that share it (GQA). The range is taken kKeysPerBlock keys at a time, every head of
+// the group over one block before the next, so that a key and value row comes from memory once
+// and from L1 for the group's other heads (a whole range at a time came back from L2 for them:
+// salut_kernels_bench DecodeAttention at 4096 positions, 2 threads, 7.2 -> 8.9 GB/s). The blocks'
+// and ranges' unnormalised results are merged as they come (running maximum).
 constexpr int64_t kMinKeysPerRange = 128;
+constexpr int64_t kKeysPerBlock = 32;  // 32 keys' rows of 64 dims, keys and values: 16 KiB
 
 void causal_attention(const Kernels& k, ThreadPool& pool, const float* q, int64_t rows, const float* keys,
                       const float* values, int64_t first_position, const AttentionParams& p, float* out) {
@@ -78,7 +82,7 @@ void causal_attention(const Kernels& k, ThreadPool& pool, const float* q, int64_
   const int64_t last_visible = first_position + rows;
   if (rows == 1) {
     const int64_t visible = last_visible;
-    const int64_t wanted = (int64_t(pool.threads()) * 4 + p.kv_heads - 1) / p.kv_heads;
+    const int64_t wanted = (int64_t(pool.threads()) * 8 + p.kv_heads - 1) / p.kv_heads;
     const int64_t ranges = std::clamp<int64_t>(visible / kMinKeysPerRange, 1, wanted);
     // per (kv head, range, head of the group): head_dim outputs, then the maximum and the total
     const int64_t slot = p.head_dim + 2;
@@ -86,17 +90,30 @@ void causal_attention(const Kernels& k, ThreadPool& pool, const float* q, int64_
     std::vector<float>& partial = partial_store;  // the caller's (workers write into it)
     partial.resize(size_t(p.kv_heads * ranges * group * slot));
     pool.run(p.kv_heads * ranges, [&](int64_t chunk) {
-      thread_local std::vector<float> scores;
+      thread_local std::vector<float> scores, block;
       const int kvh = int(chunk / ranges);
       const int64_t range = chunk % ranges;
       const int64_t t0 = visible * range / ranges, t1 = visible * (range + 1) / ranges;
-      if (scores.size() < size_t(t1 - t0)) scores.resize(size_t(t1 - t0));
-      for (int g = 0; g < group; ++g) {
-        const int h = kvh * group + g;
-        float* result = partial.data() + ((kvh * ranges + range) * group + g) * slot;
-        result[p.head_dim] = k.attend(q + int64_t(h) * p.head_dim, keys + t0 * kv_stride + int64_t(kvh) * p.head_dim,
-                                      values + t0 * kv_stride + int64_t(kvh) * p.head_dim, kv_stride, t1 - t0,
-                                      p.head_dim, p.scale, scores.data(), result, &result[p.head_dim + 1]);
+      if (scores.size() < size_t(kKeysPerBlock)) scores.resize(size_t(kKeysPerBlock));
+      if (block.size() < size_t(slot)) block.resize(size_t(slot));
+      float* results = partial.data() + (kvh * ranges + range) * group * slot;
+      for (int64_t b0 = t0; b0 < t1; b0 += kKeysPerBlock) {
+        const int64_t n = std::min(kKeysPerBlock, t1 - b0);
+        for (int g = 0; g < group; ++g) {
+          const int h = kvh * group + g;
+          float* result = results + g * slot;
+          float* into = b0 == t0 ? result : block.data();
+          into[p.head_dim] = k.attend(q + int64_t(h) * p.head_dim, keys + b0 * kv_stride + int64_t(kvh) * p.head_dim,
+                                      values + b0 * kv_stride + int64_t(kvh) * p.head_dim, kv_stride, n, p.head_dim,
+                                      p.scale, scores.data(), into, &into[p.head_dim + 1]);
+          if (b0 == t0) continue;
+          // the running result and this block's, weighed by e^(their maximum - the larger)
+          const float m = std::max(result[p.head_dim], block[p.head_dim]);
+          const float a = std::exp(result[p.head_dim] - m), c = std::exp(block[p.head_dim] - m);
+          for (int d = 0; d < p.head_dim; ++d) result[d] = result[d] * a + block[d] * c;
+          result[p.head_dim] = m;
+          result[p.head_dim + 1] = result[p.head_dim + 1] * a + block[p.head_dim + 1] * c;
+        }
       }
     });
     // out = Σ_r e^(m_r - m) out_r / Σ_r e^(m_r - m) total_r

@@ -139,7 +139,8 @@ void ReadAllCores(benchmark::State& state) {
 
 // Decode attention (all cores, as the engine runs it) over f32 caches of SmolLM2's shape (9 query
 // heads on 3 KV heads of 64 dims) at `positions`, one cache per layer, cycling through more layers
-// than any cache holds: GB/s of keys and values read.
+// than any cache holds: GB/s of keys and values read. Caches row-major or head-major (the CPU
+// backend's).
 void DecodeAttention(benchmark::State& state) {
   const cpu::Kernels* k = table(int(state.range(0)));
   if (!k) return state.SkipWithError("kernel table not runnable here");
@@ -153,11 +154,12 @@ void DecodeAttention(benchmark::State& state) {
   for (auto* v : {&keys, &values, &q})
     for (auto& x : *v) x = value(rng);
   cpu::ThreadPool pool(int(state.range(2)));
+  const cpu::KvLayout layout = state.range(3) ? cpu::KvLayout::heads(p, positions) : cpu::KvLayout::rows(p);
   size_t i = 0;
   for (auto _ : state) {
     const size_t layer = i++ % layers;
     cpu::causal_attention(*k, pool, q.data(), 1, keys.data() + layer * per_layer, values.data() + layer * per_layer,
-                          positions - 1, p, out.data());
+                          layout, positions - 1, p, out.data());
     benchmark::DoNotOptimize(out.data());
   }
   state.SetLabel(std::string(k->name) + ", " + std::to_string(pool.threads()) + " threads");
@@ -190,12 +192,14 @@ BENCHMARK(MatvecAllCores)
     ->Args({1, 8192, 2048, 4, 64})
     ->Args({1, 1536, 576, 4, 32})
     ->UseRealTime();
-// table, positions, threads (0: all cores)
+// table, positions, threads (0: all cores), head-major
 BENCHMARK(DecodeAttention)
-    ->ArgNames({"table", "positions", "threads"})
-    ->Args({1, 576, 0})
-    ->Args({1, 576, 1})
-    ->Args({1, 4096, 0})
+    ->ArgNames({"table", "positions", "threads", "heads"})
+    ->Args({1, 576, 0, 0})
+    ->Args({1, 576, 0, 1})
+    ->Args({1, 576, 1, 1})
+    ->Args({1, 4096, 0, 0})
+    ->Args({1, 4096, 0, 1})
     ->UseRealTime();
 // table (0 scalar, 1 avx2, 2 avx512), rows, cols, bits, group
 BENCHMARK(Matvec)

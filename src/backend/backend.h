@@ -111,7 +111,9 @@ class Backend {
     }
     cache.clear();
   }
-  virtual void copy_kv(const KvLayer& src, KvLayer& dst, int64_t rows) {
+  // The first `rows` positions of a layer of `kv_heads` heads into a bigger one (growth).
+  virtual void copy_kv(const KvLayer& src, KvLayer& dst, int64_t rows, int kv_heads) {
+    (void)kv_heads;
     copy_rows(src.keys, 0, dst.keys, 0, rows);
     copy_rows(src.values, 0, dst.values, 0, rows);
   }

@@ -11,7 +11,8 @@ namespace salut::model {
 
 class KvCache {
  public:
-  KvCache(backend::Backend& backend, int layers, int64_t kv_dim, int64_t max_tokens, int64_t initial_tokens = 256);
+  KvCache(backend::Backend& backend, int layers, int kv_heads, int head_dim, int64_t max_tokens,
+          int64_t initial_tokens = 256);
   ~KvCache();
   KvCache(const KvCache&) = delete;
   KvCache& operator=(const KvCache&) = delete;
@@ -31,6 +32,7 @@ class KvCache {
 
  private:
   backend::Backend& backend_;
+  int kv_heads_;
   int64_t kv_dim_;
   int64_t max_tokens_;
   int layer_count_;

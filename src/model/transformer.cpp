@@ -158,7 +158,7 @@ Transformer::Layer Transformer::load_layer(int index) {
 }
 
 std::unique_ptr<KvCache> Transformer::new_cache(int64_t max_tokens) const {
-  return std::make_unique<KvCache>(backend_, range_.size(), config_.num_key_value_heads * config_.head_dim, max_tokens);
+  return std::make_unique<KvCache>(backend_, range_.size(), config_.num_key_value_heads, config_.head_dim, max_tokens);
 }
 
 void Transformer::embed(std::span<const int32_t> tokens, Tensor& hidden) {

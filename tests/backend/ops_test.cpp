@@ -8,6 +8,7 @@
 
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/ops.h"
+#include "backend/backend.h"
 #include "test_layers.h"
 
 namespace salut::backend::cpu {
@@ -134,6 +135,36 @@ TEST(Ops, AttentionChunkAfterCachedPositions) { check_attention(9, 21, 6, 1, 128
 TEST(Ops, AttentionOddHeadSizes) {
   check_attention(3, 10, 2, 2, 80);
   check_attention(3, 10, 2, 1, 20);
+}
+
+// The CPU backend's cache is head-major: growing it moves each head's rows to the new capacity's
+// place. A cache grown after a prefill answers the next step exactly as one made big at once.
+TEST(Ops, AttentionAfterTheCacheGrew) {
+  auto backend = make_cpu_backend(2);
+  const AttentionParams p{6, 2, 8, 0.35f};
+  const int64_t kv_dim = 16, q_dim = 48, first = 6;
+  auto tensor = [&](int64_t rows, int64_t cols, uint32_t seed) {
+    Tensor t = backend->alloc(rows, cols);
+    const auto values = testing::random_floats(size_t(rows * cols), seed);
+    backend->write_rows(t, 0, values.data(), rows);
+    return t;
+  };
+  Tensor q = tensor(first, q_dim, 1), k = tensor(first, kv_dim, 2), v = tensor(first, kv_dim, 3);
+  Tensor q1 = tensor(1, q_dim, 4), k1 = tensor(1, kv_dim, 5), v1 = tensor(1, kv_dim, 6);
+  Tensor out = backend->alloc(first, q_dim), out1 = backend->alloc(1, q_dim);
+  std::vector<KvLayer> small = backend->alloc_kv(1, 8, kv_dim), big = backend->alloc_kv(1, 32, kv_dim);
+  backend->attention(q, k, v, small[0], 0, p, out);
+  backend->attention(q, k, v, big[0], 0, p, out);
+  std::vector<KvLayer> grown = backend->alloc_kv(1, 32, kv_dim);
+  backend->copy_kv(small[0], grown[0], first, p.kv_heads);
+  std::vector<float> want(static_cast<size_t>(q_dim)), got(static_cast<size_t>(q_dim));
+  backend->attention(q1, k1, v1, big[0], first, p, out1);
+  backend->read_rows(out1, 0, 1, want.data());
+  backend->attention(q1, k1, v1, grown[0], first, p, out1);
+  backend->read_rows(out1, 0, 1, got.data());
+  EXPECT_EQ(got, want);
+  for (auto* cache : {&small, &big, &grown}) backend->free_kv(*cache);
+  for (Tensor* t : {&q, &k, &v, &q1, &k1, &v1, &out, &out1}) backend->free(*t);
 }
 
 }  // namespace

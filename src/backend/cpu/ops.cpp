@@ -76,8 +76,14 @@ constexpr int64_t kKeysPerBlock = 32;  // 32 keys' rows of 64 dims, keys and val
 
 void causal_attention(const Kernels& k, ThreadPool& pool, const float* q, int64_t rows, const float* keys,
                       const float* values, int64_t first_position, const AttentionParams& p, float* out) {
+  causal_attention(k, pool, q, rows, keys, values, KvLayout::rows(p), first_position, p, out);
+}
+
+void causal_attention(const Kernels& k, ThreadPool& pool, const float* q, int64_t rows, const float* keys,
+                      const float* values, KvLayout layout, int64_t first_position, const AttentionParams& p,
+                      float* out) {
   const int group = p.heads / p.kv_heads;
-  const int64_t kv_stride = int64_t(p.kv_heads) * p.head_dim;
+  const int64_t kv_stride = layout.row_stride;
   const int64_t q_stride = int64_t(p.heads) * p.head_dim;
   const int64_t last_visible = first_position + rows;
   if (rows == 1) {
@@ -103,8 +109,8 @@ void causal_attention(const Kernels& k, ThreadPool& pool, const float* q, int64_
           const int h = kvh * group + g;
           float* result = results + g * slot;
           float* into = b0 == t0 ? result : block.data();
-          into[p.head_dim] = k.attend(q + int64_t(h) * p.head_dim, keys + b0 * kv_stride + int64_t(kvh) * p.head_dim,
-                                      values + b0 * kv_stride + int64_t(kvh) * p.head_dim, kv_stride, n, p.head_dim,
+          into[p.head_dim] = k.attend(q + int64_t(h) * p.head_dim, keys + b0 * kv_stride + kvh * layout.head_stride,
+                                      values + b0 * kv_stride + kvh * layout.head_stride, kv_stride, n, p.head_dim,
                                       p.scale, scores.data(), into, &into[p.head_dim + 1]);
           if (b0 == t0) continue;
           // the running result and this block's, weighed by e^(their maximum - the larger)
@@ -150,8 +156,8 @@ void causal_attention(const Kernels& k, ThreadPool& pool, const float* q, int64_
       const int h = int(pair % p.heads), kvh = h / group;
       float* o = out + r * q_stride + int64_t(h) * p.head_dim;
       float total = 0;
-      k.attend(q + r * q_stride + int64_t(h) * p.head_dim, keys + int64_t(kvh) * p.head_dim,
-               values + int64_t(kvh) * p.head_dim, kv_stride, first_position + r + 1, p.head_dim, p.scale,
+      k.attend(q + r * q_stride + int64_t(h) * p.head_dim, keys + kvh * layout.head_stride,
+               values + kvh * layout.head_stride, kv_stride, first_position + r + 1, p.head_dim, p.scale,
                scores.data(), o, &total);
       const float inv = 1.0f / total;
       for (int d = 0; d < p.head_dim; ++d) o[d] *= inv;

@@ -33,10 +33,21 @@ struct RopeTable {
 // Rotates each head of every row in place (row r at table.first + r).
 void rope_rows(ThreadPool& pool, float* x, int64_t rows, int heads, int head_dim, const RopeParams& rope, const RopeTable& table);
 
+// Where a cache keeps KV head h's row for position t: h * head_stride + t * row_stride floats in.
+// Row-major ([position][kv head][dim]) unless said otherwise.
+struct KvLayout {
+  int64_t head_stride = 0, row_stride = 0;
+  static KvLayout rows(const AttentionParams& p) { return {p.head_dim, int64_t(p.kv_heads) * p.head_dim}; }
+  // [kv head][position][dim] for `capacity` positions: each head's rows one contiguous run
+  static KvLayout heads(const AttentionParams& p, int64_t capacity) { return {capacity * p.head_dim, p.head_dim}; }
+};
+
 // Causal attention for `rows` queries at positions first_position.. over cached keys/values
 // [0, first_position + rows); GQA maps query head h to kv head h / (heads / kv_heads).
 // Softmax in float32 with the running-max trick.
 void causal_attention(const Kernels& k, ThreadPool& pool, const float* q, int64_t rows, const float* keys, const float* values,
                       int64_t first_position, const AttentionParams& params, float* out);
+void causal_attention(const Kernels& k, ThreadPool& pool, const float* q, int64_t rows, const float* keys, const float* values,
+                      KvLayout layout, int64_t first_position, const AttentionParams& params, float* out);
 
 }  // namespace salut::backend::cpu

@@ -236,7 +236,7 @@ class CudaBackend final : public Backend {
     }
     cache.clear();
   }
-  void copy_kv(const KvLayer& src, KvLayer& dst, int64_t rows) override {
+  void copy_kv(const KvLayer& src, KvLayer& dst, int64_t rows, int) override {
     for (auto [from, to] : {std::pair{&src.keys, &dst.keys}, std::pair{&src.values, &dst.values}})
       check(cudaMemcpyAsync(to->data, from->data, size_t(rows * from->cols) * 2, cudaMemcpyDeviceToDevice, stream_),
             "cudaMemcpyAsync");

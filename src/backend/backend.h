@@ -111,12 +111,9 @@ class Backend {
     }
     cache.clear();
   }
-  // The first `rows` positions of a layer of `kv_heads` heads into a bigger one (growth).
-  virtual void copy_kv(const KvLayer& src, KvLayer& dst, int64_t rows, int kv_heads) {
-    (void)kv_heads;
-    copy_rows(src.keys, 0, dst.keys, 0, rows);
-    copy_rows(src.values, 0, dst.values, 0, rows);
-  }
+  // The first `rows` positions of a layer of `kv_heads` heads into a bigger one (growth), in
+  // the backend's own layout.
+  virtual void copy_kv(const KvLayer& src, KvLayer& dst, int64_t rows, int kv_heads) = 0;
   virtual int kv_value_bytes() const { return 4; }
   // Prompt tokens per forward pass: bigger chunks amortise reading the weights once per chunk.
   virtual int64_t prefill_chunk() const { return 512; }

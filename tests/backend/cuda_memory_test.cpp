@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/gpu_info.h"
 #include "backend/cuda/device_memory.h"
 #include "core/error.h"
 
@@ -16,20 +17,8 @@ namespace {
 
 constexpr int64_t kSlack = int64_t(2) << 20;  // one step of the driver's granularity
 
-bool have_gpu() {
-  int count = 0;
-  if (cudaGetDeviceCount(&count) != cudaSuccess) {
-    cudaGetLastError();
-    return false;
-  }
-  return count > 0 && cudaSetDevice(0) == cudaSuccess;
-}
-
-int64_t free_memory() {
-  size_t free_bytes = 0, total = 0;
-  cuda::check(cudaMemGetInfo(&free_bytes, &total), "cudaMemGetInfo");
-  return int64_t(free_bytes);
-}
+bool have_gpu() { return !list_gpus().empty(); }
+int64_t free_memory() { return int64_t(gpu_free_memory(0)); }
 
 TEST(CudaMemory, WeightArenaHoldsItsPiecesAndNoMore) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA GPU here";

@@ -337,6 +337,38 @@ __device__ __forceinline__ float rotated_dim(const float* x, int d, const Decode
   return d == a ? ra : rb;
 }
 
+// One warp weighs a query head's key ranges: weight[s] = e^(max_s - max) (0 for a range that saw
+// no key), returning Σ total_s · weight[s] to every lane. Each lane's ranges' (max, total) pairs
+// are read once, all before the first is used, through L2 (another block may have just written
+// them: never a stale L1).
+__device__ __forceinline__ float weigh_ranges(const float* slots, int64_t stride, int splits, float* weight) {
+  constexpr int kPerLane = kMaxSplits / 32;
+  const int lane = threadIdx.x & 31;
+  float2 ml[kPerLane];
+#pragma unroll
+  for (int k = 0; k < kPerLane; ++k) {
+    const int s = lane + 32 * k;
+    ml[k] = s < splits ? make_float2(__ldcg(slots + s * stride), __ldcg(slots + s * stride + 1))
+                       : make_float2(-FLT_MAX, 0.0f);
+  }
+  float m = -FLT_MAX;
+#pragma unroll
+  for (int k = 0; k < kPerLane; ++k) m = fmaxf(m, ml[k].x);
+  m = warp_max(m);
+  float total = 0;
+#pragma unroll
+  for (int k = 0; k < kPerLane; ++k) {
+    const int s = lane + 32 * k;
+    if (s >= splits) break;
+    const float w = ml[k].y > 0 ? expf(ml[k].x - m) : 0.0f;
+    weight[s] = w;
+    total += ml[k].y * w;
+  }
+  total = warp_sum(total);
+  __syncwarp();  // the weights, for the whole warp
+  return total;
+}
+
 // G: query heads per KV head the registers are sized for (the group, or more).
 template <int D, int G>
 __global__ void __launch_bounds__(kChunkWarps * 32) decode_kernel(DecodeStep st, __half* keys, __half* values,
@@ -509,30 +541,7 @@ __global__ void __launch_bounds__(kChunkWarps * 32) decode_kernel(DecodeStep st,
   __threadfence();
   for (int h = warp; h < group; h += kChunkWarps) {
     const float* slots = head_slots + int64_t(h) * splits * stride;
-    constexpr int kPerLane = kMaxSplits / 32;
-    float2 ml[kPerLane];
-#pragma unroll
-    for (int k = 0; k < kPerLane; ++k) {
-      const int sp = lane + 32 * k;
-      ml[k] = sp < splits ? make_float2(__ldcg(slots + sp * stride), __ldcg(slots + sp * stride + 1))
-                          : make_float2(-FLT_MAX, 0.0f);
-    }
-    float mx = -FLT_MAX;
-#pragma unroll
-    for (int k = 0; k < kPerLane; ++k) mx = fmaxf(mx, ml[k].x);
-    mx = warp_max(mx);
-    float total = 0;
-    __syncwarp();
-#pragma unroll
-    for (int k = 0; k < kPerLane; ++k) {
-      const int sp = lane + 32 * k;
-      if (sp >= splits) break;
-      const float w = ml[k].y > 0 ? expf(ml[k].x - mx) : 0.0f;  // an empty range weighs nothing
-      range_weight[warp][sp] = w;
-      total += ml[k].y * w;
-    }
-    total = warp_sum(total);
-    __syncwarp();
+    const float total = weigh_ranges(slots, stride, splits, range_weight[warp]);
     float acc[D] = {};
 #pragma unroll 8
     for (int sp = 0; sp < splits; ++sp) {
@@ -558,30 +567,8 @@ __global__ void decode_merge_kernel(const float* partial, int head_dim, int spli
   const int head = blockIdx.x, stride = head_dim + 2;
   const float* slots = partial + int64_t(head) * splits * stride;
   if (threadIdx.x < 32) {
-    // each lane's ranges' (max, total) pairs read once, all before the first is used
-    constexpr int kPerLane = kMaxSplits / 32;
-    const int lane = threadIdx.x;
-    float2 ml[kPerLane];
-#pragma unroll
-    for (int k = 0; k < kPerLane; ++k) {
-      const int s = lane + 32 * k;
-      ml[k] = s < splits ? make_float2(slots[s * stride], slots[s * stride + 1]) : make_float2(-FLT_MAX, 0.0f);
-    }
-    float m = -FLT_MAX;
-#pragma unroll
-    for (int k = 0; k < kPerLane; ++k) m = fmaxf(m, ml[k].x);
-    m = warp_max(m);
-    float sum = 0;
-#pragma unroll
-    for (int k = 0; k < kPerLane; ++k) {
-      const int s = lane + 32 * k;
-      if (s >= splits) break;
-      const float w = ml[k].y > 0 ? expf(ml[k].x - m) : 0.0f;  // an empty range weighs nothing
-      weight[s] = w;
-      sum += ml[k].y * w;
-    }
-    sum = warp_sum(sum);
-    if (lane == 0) total = sum;
+    const float sum = weigh_ranges(slots, stride, splits, weight);
+    if (threadIdx.x == 0) total = sum;
   }
   __syncthreads();
   for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {

@@ -1,8 +1,9 @@
 // The CUDA backend: weights copied once into device memory, one arena per model (MLX's bytes,
 // affine 4/8-bit layers moved into 16-row tiles for the tensor-core matvec, never changed),
-// activations in f32, the KV cache in f16 and allocated for the whole context at once. Decode runs the hand-written matvecs
-// (tiled_matvec.cu, quantized.cu), recorded once as a CUDA graph and replayed; prefill
-// dequantizes a layer to f16 and multiplies with cuBLAS on the tensor cores (f32 sums).
+// activations in f32, the KV cache in f16 and allocated for the whole context at once. Decode
+// runs the hand-written matvecs (tiled_matvec.cu, quantized.cu), recorded once as a CUDA graph
+// and replayed; prefill dequantizes a layer to f16 and multiplies with cuBLAS on the tensor cores
+// (f32 sums).
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>

@@ -152,12 +152,16 @@ class TestLayer {
   // against MLX in tests/weights) of the same packed data with unit scales and zero biases.
   void raw_values(int64_t r, float* out) const {
     if (!spec_.mode) return weights::dequantize_row(view_, r, out);
+    // row r alone, as row 0 of a view with one row of unit scales and zero biases
     weights::LinearView unit = view_;
+    weights::TensorView row = *view_.weight;
+    row.data += size_t(r) * view_.row_bytes();
+    unit.weight = &row;
     const int64_t groups = in_ / spec_.group;
-    std::vector<std::byte> ones(size_t(out_ * groups) * 4), zeros(size_t(out_ * groups) * 4);
+    std::vector<std::byte> ones(size_t(groups) * 4), zeros(size_t(groups) * 4);
     weights::TensorView s = *view_.scales, b = s;
     if (*spec_.mode == QuantMode::affine) {
-      for (int64_t g = 0; g < out_ * groups; ++g) store_float(DType::F32, 1.0f, ones.data() + 4 * g);
+      for (int64_t g = 0; g < groups; ++g) store_float(DType::F32, 1.0f, ones.data() + 4 * g);
       s.dtype = b.dtype = DType::F32;
       b.data = zeros.data();
       unit.biases = &b;
@@ -168,7 +172,7 @@ class TestLayer {
     }
     s.data = ones.data();
     unit.scales = &s;
-    weights::dequantize_row(unit, r, out);
+    weights::dequantize_row(unit, 0, out);
   }
 
   const weights::TensorView* add_view(DType dtype, std::vector<int64_t> shape, const std::byte* data, size_t n) {

@@ -42,6 +42,10 @@ size_t tiled_scratch_bytes(int64_t cols, int group_size);
 // Activation rows one pass of the tiled matvec takes; after a product of up to this many, the
 // scratch still holds x prepared.
 constexpr int64_t kTiledRowsPerPass = 4;
+// Products of at least this many weight bytes run as the streamed matvec, smaller ones as the
+// tiled kernel (tiled_matvec.cu says why). The tests lower it to run both on small layers.
+constexpr size_t kStreamedMinBytes = size_t(20) << 20;
+void set_streamed_min_bytes(size_t bytes);
 struct TiledOptions {
   bool x_prepared = false;
   bool accumulate = false;

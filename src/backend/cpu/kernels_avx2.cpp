@@ -171,8 +171,7 @@ void prepare_int16(const PackedMatrix& w, const float* x, float* prepared) {
 
 // 8 int32 partial sums of a 32-input block's q · x16.
 template <int Bits>
-inline __m256i block_dot_int16(const std::byte* p, const std::byte* x16) {
-  const __m256i xa = Isa::load_i(x16), xb = Isa::load_i(x16 + 32);
+inline __m256i block_dot_int16(const std::byte* p, __m256i xa, __m256i xb) {
   if constexpr (Bits == 4) {
     const __m256i bytes = _mm256_cvtepu8_epi16(Isa::load16(p));
     const __m256i low = _mm256_and_si256(bytes, _mm256_set1_epi16(0x0f));
@@ -185,28 +184,41 @@ inline __m256i block_dot_int16(const std::byte* p, const std::byte* x16) {
 }
 
 // Each group's sum of q · x16 is in units of scale_g · x_scale_g.
-template <int Bits, int kBlocks>
-inline float row_dot_int16(const std::byte* p, const std::byte* x16, const float* scale, const float* x_scale,
-                           int64_t groups) {
+// kRows rows at once: each x block is loaded once for all of them, and their chains overlap
+// (SmolLM2's 576-input rows are 18 groups: one row alone is mostly latency). dots[i] = row i's.
+template <int Bits, int kBlocks, int kRows>
+inline void rows_dot_int16(const std::byte* p, size_t stride, const std::byte* x16, const float* scale,
+                           int64_t groups, const float* x_scale, float* dots) {
   constexpr int kBlockBytes = 4 * Bits;
-  F acc0 = Isa::zero(), acc1 = Isa::zero();
-  auto group = [&]() {
-    prefetch_ahead<kBlocks * kBlockBytes>(p);
-    __m256i sum = block_dot_int16<Bits>(p, x16);
+  F acc[kRows];
+  _Pragma("GCC unroll 4")
+  for (int i = 0; i < kRows; ++i) acc[i] = Isa::zero();
+  for (int64_t g = 0; g < groups; ++g) {
+    __m256i sum[kRows];
     _Pragma("GCC unroll 4")
-    for (int b = 1; b < kBlocks; ++b) sum = _mm256_add_epi32(sum, block_dot_int16<Bits>(p + b * kBlockBytes, x16 + 64 * b));
+    for (int i = 0; i < kRows; ++i) {
+      prefetch_ahead<kBlocks * kBlockBytes>(p + i * stride);
+      sum[i] = _mm256_setzero_si256();
+    }
+    _Pragma("GCC unroll 4")
+    for (int b = 0; b < kBlocks; ++b) {
+      const __m256i xa = Isa::load_i(x16 + 64 * b), xb = Isa::load_i(x16 + 64 * b + 32);
+      _Pragma("GCC unroll 4")
+      for (int i = 0; i < kRows; ++i)
+        sum[i] = _mm256_add_epi32(sum[i], block_dot_int16<Bits>(p + i * stride + b * kBlockBytes, xa, xb));
+    }
     p += kBlocks * kBlockBytes;
     x16 += 64 * kBlocks;
-    return _mm256_cvtepi32_ps(sum);
-  };
-  int64_t g = 0;
-  for (; g + 2 <= groups; g += 2) {
-    acc0 = Isa::fma(group(), Isa::set1(scale[g] * x_scale[g]), acc0);
-    acc1 = Isa::fma(group(), Isa::set1(scale[g + 1] * x_scale[g + 1]), acc1);
+    _Pragma("GCC unroll 4")
+    for (int i = 0; i < kRows; ++i)
+      acc[i] = Isa::fma(_mm256_cvtepi32_ps(sum[i]), Isa::set1(scale[i * groups + g] * x_scale[g]), acc[i]);
   }
-  if (g < groups) acc0 = Isa::fma(group(), Isa::set1(scale[g] * x_scale[g]), acc0);
-  return Isa::hsum(Isa::add(acc0, acc1));
+  _Pragma("GCC unroll 4")
+  for (int i = 0; i < kRows; ++i) dots[i] = Isa::hsum(acc[i]);
 }
+
+// Rows in pairs, then one at a time (fours measured no faster).
+constexpr int kRowsAtOnce = 2;
 
 template <int Bits, ScaleFormat S>
 void matvec_int16(const PackedMatrix& w, const float* prepared, int64_t first, int64_t last, float* y) {
@@ -214,15 +226,21 @@ void matvec_int16(const PackedMatrix& w, const float* prepared, int64_t first, i
   const float* sums = prepared + w.cols;
   const float* x_scale = sums + groups;
   const auto* x16 = reinterpret_cast<const std::byte*>(prepared);
-  for_each_row_scaled<S, true>(w, sums, first, last, 1.0f, [&](int64_t r, const float* scale, float bias_total) {
-    const std::byte* p = w.weight_row(r);
-    float dot;
-    switch (w.group_size) {
-      case 32: dot = row_dot_int16<Bits, 1>(p, x16, scale, x_scale, groups); break;
-      case 64: dot = row_dot_int16<Bits, 2>(p, x16, scale, x_scale, groups); break;
-      default: dot = row_dot_int16<Bits, 4>(p, x16, scale, x_scale, groups); break;  // 128
-    }
-    y[r - first] = dot + bias_total;
+  for_each_batch_scaled<S, true>(w, first, last, 1.0f, [&](int64_t r0, int64_t rows, const float* scale, const float* bias) {
+    auto dot_rows = [&]<int kRows>(int64_t i) {
+      float dots[kRows];
+      const std::byte* p = w.weight_row(r0 + i);
+      const float* s = scale + i * groups;
+      switch (w.group_size) {
+        case 32: rows_dot_int16<Bits, 1, kRows>(p, w.weight_stride, x16, s, groups, x_scale, dots); break;
+        case 64: rows_dot_int16<Bits, 2, kRows>(p, w.weight_stride, x16, s, groups, x_scale, dots); break;
+        default: rows_dot_int16<Bits, 4, kRows>(p, w.weight_stride, x16, s, groups, x_scale, dots); break;  // 128
+      }
+      for (int k = 0; k < kRows; ++k) y[r0 + i + k - first] = dots[k] + bias_total(bias + (i + k) * groups, sums, groups);
+    };
+    int64_t i = 0;
+    for (; i + kRowsAtOnce <= rows; i += kRowsAtOnce) dot_rows.template operator()<kRowsAtOnce>(i);
+    for (; i < rows; ++i) dot_rows.template operator()<1>(i);
   });
 }
 

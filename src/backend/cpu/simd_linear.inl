@@ -316,9 +316,9 @@ static inline float row_dot_16(const std::byte* p, const std::byte* end, const f
 // batch, x and the row being read stay in L1 (a 16 KiB batch measured 25% slower on 576 inputs).
 static constexpr int64_t kScaleBatch = 512;
 
-template <ScaleFormat S, bool kBias, class RowFn>
-static inline void for_each_row_scaled(const PackedMatrix& w, const float* sums, int64_t first, int64_t last,
-                                       float value_scale, RowFn&& row) {
+template <ScaleFormat S, bool kBias, class BatchFn>
+static inline void for_each_batch_scaled(const PackedMatrix& w, int64_t first, int64_t last, float value_scale,
+                                         BatchFn&& batch_fn) {
   const int64_t groups = w.groups();
   alignas(64) float scale[kMaxGroups];
   alignas(64) float bias[kMaxGroups];
@@ -334,19 +334,30 @@ static inline void for_each_row_scaled(const PackedMatrix& w, const float* sums,
     }
     convert_scales<S>(w.scale_row(r0), rows * groups, value_scale, w.global_scale, scale);
     if constexpr (kBias) convert_scales<S>(w.bias_row(r0), rows * groups, 1.0f, 1.0f, bias);
-    for (int64_t i = 0; i < rows; ++i) {
-      float bias_total = 0;
-      if constexpr (kBias) {
-        const float* row_bias = bias + i * groups;
-        F b = Isa::zero();
-        int64_t g = 0;
-        for (; g + L <= groups; g += L) b = Isa::fma(Isa::load(row_bias + g), Isa::load(sums + g), b);
-        bias_total = Isa::hsum(b);
-        for (; g < groups; ++g) bias_total += row_bias[g] * sums[g];
-      }
-      row(r0 + i, scale + i * groups, bias_total);
-    }
+    batch_fn(r0, rows, scale, bias);
   }
+}
+
+// Σ_g bias_g · Σx_g of one row.
+static inline float bias_total(const float* row_bias, const float* sums, int64_t groups) {
+  F b = Isa::zero();
+  int64_t g = 0;
+  for (; g + L <= groups; g += L) b = Isa::fma(Isa::load(row_bias + g), Isa::load(sums + g), b);
+  float total = Isa::hsum(b);
+  for (; g < groups; ++g) total += row_bias[g] * sums[g];
+  return total;
+}
+
+template <ScaleFormat S, bool kBias, class RowFn>
+static inline void for_each_row_scaled(const PackedMatrix& w, const float* sums, int64_t first, int64_t last,
+                                       float value_scale, RowFn&& row) {
+  const int64_t groups = w.groups();
+  for_each_batch_scaled<S, kBias>(w, first, last, value_scale,
+                                  [&](int64_t r0, int64_t rows, const float* scale, const float* bias) {
+                                    for (int64_t i = 0; i < rows; ++i)
+                                      row(r0 + i, scale + i * groups,
+                                          kBias ? bias_total(bias + i * groups, sums, groups) : 0.0f);
+                                  });
 }
 
 template <class Decoder, ScaleFormat S>

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "backend/backend.h"
-#include "core/error.h"
+#include "gpu_backend.h"
 
 namespace salut::backend {
 namespace {
@@ -23,17 +23,9 @@ std::vector<float> f16_exact(size_t n, uint32_t seed) {
   return v;
 }
 
-std::unique_ptr<Backend> gpu() {
-  try {
-    return make_cuda_backend(0);
-  } catch (const Error&) {
-    return nullptr;
-  }
-}
-
 // Prefills `first` positions, then decodes `steps` single positions; checks every decode step.
 void check_decode(int heads, int kv_heads, int head_dim, int64_t first, int steps, int64_t capacity) {
-  auto backend = gpu();
+  auto backend = testing::cuda_backend_or_none();
   if (!backend) GTEST_SKIP() << "no CUDA GPU here";
   const AttentionParams p{heads, kv_heads, head_dim, float(1.0 / std::sqrt(double(head_dim)))};
   const int64_t total = first + steps, kv_dim = int64_t(kv_heads) * head_dim, q_dim = int64_t(heads) * head_dim;
@@ -85,7 +77,7 @@ void check_decode(int heads, int kv_heads, int head_dim, int64_t first, int step
 // then attention) for a prefill and then decode steps: the attention outputs, which the keys
 // appended at every step feed (the GPU's cache is f16: compared at 2e-3).
 void check_rotated(bool traditional, int rotary_dim) {
-  auto gpu_backend = gpu();
+  auto gpu_backend = testing::cuda_backend_or_none();
   if (!gpu_backend) GTEST_SKIP() << "no CUDA GPU here";
   auto cpu_backend = make_cpu_backend(1);
   Backend* backends[2] = {gpu_backend.get(), cpu_backend.get()};

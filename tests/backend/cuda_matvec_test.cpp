@@ -16,7 +16,7 @@
 
 #include "backend/backend.h"
 #include "backend/cuda/kernels.h"
-#include "core/error.h"
+#include "gpu_backend.h"
 #include "test_layers.h"
 
 namespace salut::backend {
@@ -24,14 +24,6 @@ namespace {
 
 using testing::LayerSpec;
 using testing::TestLayer;
-
-std::unique_ptr<Backend> gpu() {
-  try {
-    return make_cuda_backend(0);
-  } catch (const Error&) {
-    return nullptr;
-  }
-}
 
 // x · Wᵀ exactly, with Σ|w x| per output: [rows][outs].
 struct Exact {
@@ -88,7 +80,7 @@ class CudaMatvec : public ::testing::TestWithParam<LayerSpec> {
 };
 
 TEST_P(CudaMatvec, BothPathsMatchTheExactProduct) {
-  auto backend = gpu();
+  auto backend = testing::cuda_backend_or_none();
   if (!backend) GTEST_SKIP() << "no CUDA GPU here";
   Product p(std::move(backend));
   const LayerSpec spec = GetParam();
@@ -126,7 +118,7 @@ TEST_P(CudaMatvec, BothPathsMatchTheExactProduct) {
 }
 
 TEST_P(CudaMatvec, ThreeLayersAsOneJob) {
-  auto backend = gpu();
+  auto backend = testing::cuda_backend_or_none();
   if (!backend) GTEST_SKIP() << "no CUDA GPU here";
   Product p(std::move(backend));
   const LayerSpec spec = GetParam();

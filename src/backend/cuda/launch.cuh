@@ -14,6 +14,7 @@
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string_view>
 #include <utility>
@@ -22,6 +23,17 @@ namespace salut::backend::cuda {
 
 __device__ __forceinline__ void wait_for_inputs() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
 __device__ __forceinline__ void let_dependents_start() { asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); }
+
+// The current GPU's SM count (asked once per process).
+inline int multiprocessors() {
+  static const int count = [] {
+    int device = 0, n = 0;
+    cudaGetDevice(&device);
+    cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device);
+    return std::max(n, 1);
+  }();
+  return count;
+}
 
 // SALUT_CUDA_EARLY_LAUNCH=0 launches kernels one after the other instead (for measuring).
 inline bool early_launch_enabled() {

@@ -89,16 +89,6 @@ __global__ void __launch_bounds__(kThreads) matvec_kernel(PackedMatrix w, const 
   }
 }
 
-int multiprocessors() {
-  static const int count = [] {
-    int device = 0, n = 0;
-    cudaGetDevice(&device);
-    cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device);
-    return n;
-  }();
-  return count;
-}
-
 template <int Bits, WeightFormat Format>
 void launch_matvec(const PackedMatrix& w, const float* x, int64_t x_rows, float* y, cudaStream_t stream) {
   static const bool configured = [] {

@@ -255,6 +255,26 @@ __device__ __forceinline__ float to_float(ScaleT v) {
   else return __bfloat162float(v);
 }
 
+// acc[h] (row g, then row g + 8 of the lane's pair) += one group's product, through the tensor
+// cores: `words` the lane's quarters of both rows, xb the x fragments, `in` the group's info.
+template <int Bits, int GS, class ScaleT>
+__device__ __forceinline__ void add_group_product(const uint32_t* words, const uint2* xb, float4 in,
+                                                  const ScaleT* scale, const ScaleT* bias, float (&acc)[2]) {
+  constexpr int kRowWords = GS * Bits / 128;
+  float c[4] = {0, 0, 0, 0};
+#pragma unroll
+  for (int s = 0; s < GS / 16; ++s) {
+    const uint32_t a[4] = {pair_of<Bits>(words, 2 * s), pair_of<Bits>(words + kRowWords, 2 * s),
+                           pair_of<Bits>(words, 2 * s + 1), pair_of<Bits>(words + kRowWords, 2 * s + 1)};
+    mma_16816(c, a, xb[s].x, xb[s].y);
+  }
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const float dot = fmaf(-1024.0f, in.y, c[2 * h] + c[2 * h + 1]);
+    acc[h] = fmaf(to_float(scale[h]) * in.z, dot, fmaf(to_float(bias[h]), in.x, acc[h]));
+  }
+}
+
 template <int Bytes>
 __device__ __forceinline__ void load_words(const std::byte* p, uint32_t* words) {
   if constexpr (Bytes == 8) {
@@ -369,22 +389,8 @@ __global__ void __launch_bounds__(kWarps * 32, Wide || kTiles > 1 ? 2 : 3) tiled
         xb[s] = supplies_x ? __ldcg(frags + ((size_t(lane >> 3) * groups + group) * kSteps + s) * 8 + (lane & 7)) : make_uint2(0, 0);
       const float4 in = __ldcg(info + size_t(group) * kMaxXRows + x_row);
 #pragma unroll
-      for (int k = 0; k < kTiles; ++k) {
-        const uint32_t* row0 = words[b][k];
-        const uint32_t* row8 = words[b][k] + kRowWords;
-        float c[4] = {0, 0, 0, 0};
-#pragma unroll
-        for (int s = 0; s < kSteps; ++s) {
-          const uint32_t a[4] = {pair_of<Bits>(row0, 2 * s), pair_of<Bits>(row8, 2 * s),
-                                 pair_of<Bits>(row0, 2 * s + 1), pair_of<Bits>(row8, 2 * s + 1)};
-          mma_16816(c, a, xb[s].x, xb[s].y);
-        }
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-          const float dot = fmaf(-1024.0f, in.y, c[2 * h] + c[2 * h + 1]);
-          acc[k][h] = fmaf(to_float(scale[b][k][h]) * in.z, dot, fmaf(to_float(bias[b][k][h]), in.x, acc[k][h]));
-        }
-      }
+      for (int k = 0; k < kTiles; ++k)
+        add_group_product<Bits, GS>(words[b][k], xb, in, scale[b][k], bias[b][k], acc[k]);
     }
   }
   if (t < x_rows) {
@@ -430,11 +436,11 @@ constexpr int kRingBytes = 160 * 1024;
 template <int Bits, int GS, class ScaleT>
 struct Stage {
   static constexpr int kGroupBytes = kTileRows * GS * Bits / 8;             // one tile's group
-  // groups a stage carries: 32 KiB of weights. The producer warp's own work per stage bounds a
-  // block: with 16 KiB stages large layers kept the DRAM under half busy.
   static constexpr int kGroupScaleBytes = kTileRows * int(sizeof(ScaleT));  // its scales (and biases)
   static constexpr int kGroupXBytes = GS / 16 * 8 * int(sizeof(uint2));  // one x row's fragments of a group
-  // (and no more than two slots of kMaxXRows rows fill the ring)
+  // Groups a stage carries: 32 KiB of weights (the producer warp's own work per stage bounds a
+  // block: with 16 KiB stages large layers kept the DRAM under half busy), and no more than two
+  // slots of kMaxXRows rows fill the ring.
   static constexpr int kGroups =
       std::min(32768 / (kBand * kGroupBytes),
                kRingBytes / 2 /
@@ -634,18 +640,7 @@ __global__ void __launch_bounds__((kWarps + 1) * 32, 1)
           memcpy(scale, &sv, 8);
           memcpy(bias, &bv, 8);
         }
-        float sums[4] = {0, 0, 0, 0};
-#pragma unroll
-        for (int s = 0; s < kSteps; ++s) {
-          const uint32_t a[4] = {pair_of<Bits>(words, 2 * s), pair_of<Bits>(words + kRowWords, 2 * s),
-                                 pair_of<Bits>(words, 2 * s + 1), pair_of<Bits>(words + kRowWords, 2 * s + 1)};
-          mma_16816(sums, a, xb[s].x, xb[s].y);
-        }
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-          const float dot = fmaf(-1024.0f, in.y, sums[2 * h] + sums[2 * h + 1]);
-          acc[k][h] = fmaf(to_float(scale[h]) * in.z, dot, fmaf(to_float(bias[h]), in.x, acc[k][h]));
-        }
+        add_group_product<Bits, GS>(words, xb, in, scale, bias, acc[k]);
       }
     }
     __syncwarp();
@@ -732,16 +727,6 @@ void dispatch_tiled(const PackedMatrix& w, Fn&& fn) {
 
 size_t streamed_min_bytes = kStreamedMinBytes;
 
-int sm_count() {
-  static const int count = [] {
-    int device = 0, n = 0;
-    cudaGetDevice(&device);
-    cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device);
-    return std::max(n, 1);
-  }();
-  return count;
-}
-
 }  // namespace
 
 void set_streamed_min_bytes(size_t bytes) { streamed_min_bytes = bytes; }
@@ -809,6 +794,9 @@ void tiled_matvec(std::span<const PackedMatrix* const> layers, const float* x, i
     job.first_tile[i + 1] = job.first_tile[i] + layers[i]->rows / kTileRows;
   }
   const int64_t groups = shape.cols / shape.group_size;
+  size_t weight_bytes = 0;
+  for (const PackedMatrix* m : layers) weight_bytes += size_t(m->rows / kTileRows) * m->weight_stride;
+  const bool streamed = weight_bytes >= streamed_min_bytes;
   for (int64_t first = 0; first < x_rows; first += kMaxXRows) {
     const int n = int(std::min<int64_t>(kMaxXRows, x_rows - first));
     for (int i = 0; i < job.count; ++i) job.y[i] = ys[i] + first * layers[i]->rows;
@@ -817,9 +805,7 @@ void tiled_matvec(std::span<const PackedMatrix* const> layers, const float* x, i
         launch(prepare_kernel<Bits, GS>, unsigned((groups * n + 7) / 8), 256, 0, stream, x + first * shape.cols,
                shape.cols, n, prepared);
       const unsigned blocks = unsigned(job.first_tile[job.count]);
-      size_t job_bytes = 0;
-      for (int i = 0; i < job.count; ++i) job_bytes += size_t(layers[i]->rows / kTileRows) * layers[i]->weight_stride;
-      if (job_bytes >= streamed_min_bytes) {
+      if (streamed) {
         using S = Stage<Bits, GS, ScaleT>;
         static const bool sized = [] {
           cudaFuncSetAttribute(streamed_matvec_kernel<Bits, GS, ScaleT>, cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -828,7 +814,7 @@ void tiled_matvec(std::span<const PackedMatrix* const> layers, const float* x, i
         }();
         (void)sized;
         const int slots = std::min(kMaxSlots, kRingBytes / S::bytes(n));
-        launch(streamed_matvec_kernel<Bits, GS, ScaleT>, std::min<unsigned>(blocks, unsigned(sm_count())),
+        launch(streamed_matvec_kernel<Bits, GS, ScaleT>, std::min<unsigned>(blocks, unsigned(multiprocessors())),
                (kWarps + 1) * 32, size_t(slots) * S::bytes(n), stream, job, prepared.frags, prepared.info, n,
                options.accumulate, slots);
         return;

@@ -309,7 +309,7 @@ struct DecodeStep {
   float input_scale;
   float* out;                     // [heads * head_dim]
   float* partial;                 // the ranges' slots
-  unsigned* arrivals;             // per KV head: ranges finished this step (zero between steps)
+  unsigned* arrivals;             // per block of query heads: ranges finished this step (zero between steps)
 };
 
 // D consecutive halves (D even: as pairs).
@@ -385,6 +385,8 @@ __global__ void __launch_bounds__(kChunkWarps * 32) decode_kernel(DecodeStep st,
   __shared__ bool merges;
   const int group = heads / kv_heads;
   const int kv_head = blockIdx.x, split = blockIdx.y, splits = gridDim.y;
+  // a small grid also splits the group's query heads over blocks (blockIdx.z): more warps at work
+  const int block_heads = group / int(gridDim.z), first_head = kv_head * group + int(blockIdx.z) * block_heads;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   // the position was set before the step began: it may be read before waiting
   const int64_t position = *first_position, n_keys = position + 1;
@@ -416,15 +418,17 @@ __global__ void __launch_bounds__(kChunkWarps * 32) decode_kernel(DecodeStep st,
 
   for (int i = threadIdx.x; i < G * kHeadDim; i += blockDim.x) {
     const int h = i / kHeadDim, d = i % kHeadDim;
-    q_s[h][d] = h < group ? rotated_dim(st.q + (int64_t(kv_head) * group + h) * kHeadDim, d, st, position) * scale : 0.0f;
+    q_s[h][d] = h < block_heads ? rotated_dim(st.q + (int64_t(first_head) + h) * kHeadDim, d, st, position) * scale : 0.0f;
   }
   if (holds_new) {
     for (int d = threadIdx.x; d < kHeadDim; d += blockDim.x) {
       const int64_t at = int64_t(kv_head) * kHeadDim + d;
       new_key[d] = __float2half_rn(rotated_dim(st.k + int64_t(kv_head) * kHeadDim, d, st, position));
       new_value[d] = __float2half_rn(st.v[at]);
-      keys[position * kv_width + at] = new_key[d];
-      values[position * kv_width + at] = new_value[d];
+      if (blockIdx.z == 0) {  // one block of the KV head appends
+        keys[position * kv_width + at] = new_key[d];
+        values[position * kv_width + at] = new_value[d];
+      }
     }
   }
   __syncthreads();
@@ -506,15 +510,15 @@ __global__ void __launch_bounds__(kChunkWarps * 32) decode_kernel(DecodeStep st,
 #pragma unroll
   for (int h = 0; h < G; ++h) {
     l[h] = warp_sum(l[h]);
-    if (h >= group) continue;
+    if (h >= block_heads) continue;
     if (lane == 0) combine[warp][h][0] = m[h], combine[warp][h][1] = l[h];
 #pragma unroll
     for (int d = 0; d < D; ++d) combine_o[warp][h * kHeadDim + lane * D + d] = o[h][d];
   }
   __syncthreads();
   const int64_t stride = kHeadDim + 2;
-  float* head_slots = st.partial + int64_t(kv_head) * group * splits * stride;
-  for (int i = threadIdx.x; i < group * kHeadDim; i += blockDim.x) {
+  float* head_slots = st.partial + int64_t(first_head) * splits * stride;
+  for (int i = threadIdx.x; i < block_heads * kHeadDim; i += blockDim.x) {
     const int h = i / kHeadDim, d = i % kHeadDim;
     float mx = -FLT_MAX;
     for (int w = 0; w < kChunkWarps; ++w)
@@ -535,11 +539,12 @@ __global__ void __launch_bounds__(kChunkWarps * 32) decode_kernel(DecodeStep st,
   // first; the others' are read through L2, never a stale L1).
   __threadfence();
   __syncthreads();
-  if (threadIdx.x == 0) merges = atomicAdd(st.arrivals + kv_head, 1u) == unsigned(splits - 1);
+  unsigned* arrivals = st.arrivals + kv_head * gridDim.z + blockIdx.z;
+  if (threadIdx.x == 0) merges = atomicAdd(arrivals, 1u) == unsigned(splits - 1);
   __syncthreads();
   if (!merges) return;
   __threadfence();
-  for (int h = warp; h < group; h += kChunkWarps) {
+  for (int h = warp; h < block_heads; h += kChunkWarps) {
     const float* slots = head_slots + int64_t(h) * splits * stride;
     const float total = weigh_ranges(slots, stride, splits, range_weight[warp]);
     float acc[D] = {};
@@ -549,12 +554,12 @@ __global__ void __launch_bounds__(kChunkWarps * 32) decode_kernel(DecodeStep st,
 #pragma unroll
       for (int d = 0; d < D; ++d) acc[d] = fmaf(__ldcg(slots + sp * stride + 2 + lane * D + d), w, acc[d]);
     }
-    float* o_head = st.out + (int64_t(kv_head) * group + h) * kHeadDim + lane * D;
+    float* o_head = st.out + (int64_t(first_head) + h) * kHeadDim + lane * D;
 #pragma unroll
     for (int d = 0; d < D; ++d) o_head[d] = acc[d] / total;
     __syncwarp();
   }
-  if (threadIdx.x == 0) st.arrivals[kv_head] = 0;  // for the next step
+  if (threadIdx.x == 0) *arrivals = 0;  // for the next step
 }
 
 // Decode, pass 2: one block per query head merges its ranges: the first warp weighs the ranges
@@ -780,7 +785,7 @@ bool attention_supports(const AttentionParams& p) {
          p.heads / p.kv_heads <= kMaxGroup;
 }
 
-int64_t attention_scratch_floats(const AttentionParams& p) { return decode_partial_floats(p) + p.kv_heads; }
+int64_t attention_scratch_floats(const AttentionParams& p) { return decode_partial_floats(p) + p.heads; }
 
 void attention(float* q, const float* k, const float* v, int64_t rows, void* keys, void* values,
                int64_t capacity, const int64_t* first_position, int64_t host_first_position, const AttentionParams& p, float* out,
@@ -795,16 +800,24 @@ void attention(float* q, const float* k, const float* v, int64_t rows, void* key
     DecodeStep st{q, k, v, rotation ? rotation->rotary_dim / 2 : 0, rotation && rotation->traditional,
                   rotation ? rotation->inv_freq : nullptr, rotation ? rotation->input_scale : 1.0f, out, scratch,
                   reinterpret_cast<unsigned*>(scratch + decode_partial_floats(p))};
-    const dim3 grid(unsigned(p.kv_heads), unsigned(splits));
+    // Query heads of a group split over blocks while the grid stays within two blocks per SM: at
+    // short contexts (few ranges) a block's warps otherwise each score 32 keys against every head of
+    // the group, one long chain of dependent instructions, on SMs mostly left idle (measured on an
+    // H100, 8B at context 512: 40 blocks of 14 us, 9 of them one warp's issue latency).
+    int head_blocks = 1;
+    while (group % (2 * head_blocks) == 0 && p.kv_heads * splits * 2 * head_blocks <= 2 * multiprocessors())
+      head_blocks *= 2;
+    const int block_heads = group / head_blocks;
+    const dim3 grid(unsigned(p.kv_heads), unsigned(splits), unsigned(head_blocks));
     auto decode = [&]<int D>() {
       auto go = [&](auto kernel) {
         launch(kernel, grid, kChunkWarps * 32, 0, stream, st, k_cache, v_cache, first_position, p.heads, p.kv_heads,
                p.scale);
       };
-      if (group <= 1) go(decode_kernel<D, 1>);
-      else if (group <= 2) go(decode_kernel<D, 2>);
-      else if (group <= 4) go(decode_kernel<D, 4>);
-      else if (group <= 8) go(decode_kernel<D, 8>);
+      if (block_heads <= 1) go(decode_kernel<D, 1>);
+      else if (block_heads <= 2) go(decode_kernel<D, 2>);
+      else if (block_heads <= 4) go(decode_kernel<D, 4>);
+      else if (block_heads <= 8) go(decode_kernel<D, 8>);
       else go(decode_kernel<D, kMaxGroup>);
     };
     if (p.head_dim == 64) decode.template operator()<2>();

@@ -128,6 +128,12 @@ TEST(CudaAttention, DecodeWithAGroupOfThree) { check_decode(9, 3, 64, 700, 3, 11
 TEST(CudaAttention, DecodeOfEveryGroupSize) {
   for (int group : {1, 2, 8, 16}) check_decode(2 * group, 2, 128, 333, 2, 600);
 }
+// Long caches take the tensor-core kernel (from kMmaDecodeMinCapacity): every group size, both of
+// its head sizes.
+TEST(CudaAttention, DecodeOfEveryGroupSizeOverALongCache) {
+  for (int group : {1, 2, 4, 8, 16}) check_decode(2 * group, 2, 128, 1500, 2, 2100);
+  check_decode(12, 4, 64, 1300, 2, 1400);
+}
 TEST(CudaAttention, DecodeOfHeadSize96) { check_decode(8, 4, 96, 1000, 2, 2000); }
 TEST(CudaAttention, DecodeOfOtherHeadSizes) { check_decode(4, 2, 80, 500, 2, 900); }
 

@@ -51,6 +51,13 @@ __device__ __forceinline__ void bulk_copy(void* to, const void* from, uint32_t b
                : "memory");
 }
 
+// 16 bytes from global into shared memory, asynchronously (sm_80's cp.async, bypassing L1); the
+// thread's copies so far have landed once copy_async_wait_all() returns.
+__device__ __forceinline__ void copy_async_16(void* to, const void* from) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(shared_address(to)), "l"(from) : "memory");
+}
+__device__ __forceinline__ void copy_async_wait_all() { asm volatile("cp.async.wait_all;" ::: "memory"); }
+
 // Threads [0, count) of the block (whole warps) wait for each other; the others go on.
 __device__ __forceinline__ void sync_threads(int id, int count) {
   asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(count) : "memory");

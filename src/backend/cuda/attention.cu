@@ -4,16 +4,18 @@
 //   else a CUDA-core kernel: a block per (32-query tile, head), K/V tiles staged in shared
 //   memory, each lane scoring one key of the tile against its warp's 4 queries;
 // - decode: split-K ("flash decoding"): a block per (KV head, key range) scores the range for
-//   every query head of the GQA group (for the common head sizes a warp per 32 keys, a lane per
-//   key for the scores and lanes over dims for P·V), then one
-//   block per head merges the ranges. The ranges are cut on the device from *first_position, so
-//   the grid is the same at every step (a captured decode step replays as it is).
+//   every query head of the GQA group (for the common head sizes a warp per 32 keys: over long
+//   caches on the tensor cores, else a lane per key for the scores and lanes over dims for P·V;
+//   at short contexts the group's heads are also split over blocks), then the last block of the
+//   KV head to finish merges the ranges. The ranges are cut on the device from *first_position,
+//   so the grid is the same at every step (a captured decode step replays as it is).
 
 #include <cuda_fp16.h>
 
 #include <algorithm>
 #include <cfloat>
 
+#include "backend/cuda/async_copy.cuh"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/launch.cuh"
 #include "backend/cuda/mma.cuh"
@@ -369,6 +371,63 @@ __device__ __forceinline__ float weigh_ranges(const float* slots, int64_t stride
   return total;
 }
 
+// A block's range done: its warps' running softmaxes (combine: max and total per warp and head;
+// combine_o: the unnormalised outputs) combined in a fixed order into the range's slot; then the
+// last range of the block's heads to arrive merges them all (its slots' writes made visible
+// first; the others' are read through L2, never a stale L1). Every thread of the block calls it,
+// after a __syncthreads. D: output dims per lane (the head is 32 * D).
+template <int D, int G>
+__device__ __forceinline__ void finish_range(const DecodeStep& st, const float (&combine)[kChunkWarps][G][2],
+                                             const float (&combine_o)[kChunkWarps][G * 32 * D], int block_heads,
+                                             int first_head, int kv_head, int split, int splits) {
+  constexpr int kHeadDim = 32 * D;
+  __shared__ float range_weight[kChunkWarps][kMaxSplits];
+  __shared__ bool merges;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int64_t stride = kHeadDim + 2;
+  float* head_slots = st.partial + int64_t(first_head) * splits * stride;
+  for (int i = threadIdx.x; i < block_heads * kHeadDim; i += blockDim.x) {
+    const int h = i / kHeadDim, d = i % kHeadDim;
+    float mx = -FLT_MAX;
+    for (int w = 0; w < kChunkWarps; ++w)
+      if (combine[w][h][1] > 0) mx = fmaxf(mx, combine[w][h][0]);
+    float sum = 0, acc = 0;
+    for (int w = 0; w < kChunkWarps; ++w) {
+      if (combine[w][h][1] == 0) continue;  // a warp that saw no key
+      const float f = expf(combine[w][h][0] - mx);
+      sum += combine[w][h][1] * f;
+      acc += combine_o[w][i] * f;
+    }
+    float* slot = head_slots + (int64_t(h) * splits + split) * stride;
+    if (d == 0) slot[0] = mx, slot[1] = sum;
+    slot[2 + d] = acc;
+  }
+
+  __threadfence();
+  __syncthreads();
+  unsigned* arrivals = st.arrivals + kv_head * gridDim.z + blockIdx.z;
+  if (threadIdx.x == 0) merges = atomicAdd(arrivals, 1u) == unsigned(splits - 1);
+  __syncthreads();
+  if (!merges) return;
+  __threadfence();
+  for (int h = warp; h < block_heads; h += kChunkWarps) {
+    const float* slots = head_slots + int64_t(h) * splits * stride;
+    const float total = weigh_ranges(slots, stride, splits, range_weight[warp]);
+    float acc[D] = {};
+#pragma unroll 8
+    for (int sp = 0; sp < splits; ++sp) {
+      const float w = range_weight[warp][sp];
+#pragma unroll
+      for (int d = 0; d < D; ++d) acc[d] = fmaf(__ldcg(slots + sp * stride + 2 + lane * D + d), w, acc[d]);
+    }
+    float* o_head = st.out + (int64_t(first_head) + h) * kHeadDim + lane * D;
+#pragma unroll
+    for (int d = 0; d < D; ++d) o_head[d] = acc[d] / total;
+    __syncwarp();
+  }
+  if (threadIdx.x == 0) *arrivals = 0;  // for the next step
+}
+
 // G: query heads per KV head the registers are sized for (the group, or more).
 template <int D, int G>
 __global__ void __launch_bounds__(kChunkWarps * 32) decode_kernel(DecodeStep st, __half* keys, __half* values,
@@ -381,8 +440,6 @@ __global__ void __launch_bounds__(kChunkWarps * 32) decode_kernel(DecodeStep st,
   __shared__ __align__(16) __half new_value[kHeadDim];
   __shared__ float combine[kChunkWarps][G][2];
   __shared__ float combine_o[kChunkWarps][G * kHeadDim];
-  __shared__ float range_weight[kChunkWarps][kMaxSplits];
-  __shared__ bool merges;
   const int group = heads / kv_heads;
   const int kv_head = blockIdx.x, split = blockIdx.y, splits = gridDim.y;
   // a small grid also splits the group's query heads over blocks (blockIdx.z): more warps at work
@@ -516,50 +573,7 @@ __global__ void __launch_bounds__(kChunkWarps * 32) decode_kernel(DecodeStep st,
     for (int d = 0; d < D; ++d) combine_o[warp][h * kHeadDim + lane * D + d] = o[h][d];
   }
   __syncthreads();
-  const int64_t stride = kHeadDim + 2;
-  float* head_slots = st.partial + int64_t(first_head) * splits * stride;
-  for (int i = threadIdx.x; i < block_heads * kHeadDim; i += blockDim.x) {
-    const int h = i / kHeadDim, d = i % kHeadDim;
-    float mx = -FLT_MAX;
-    for (int w = 0; w < kChunkWarps; ++w)
-      if (combine[w][h][1] > 0) mx = fmaxf(mx, combine[w][h][0]);
-    float sum = 0, acc = 0;
-    for (int w = 0; w < kChunkWarps; ++w) {
-      if (combine[w][h][1] == 0) continue;  // a warp that saw no key
-      const float f = expf(combine[w][h][0] - mx);
-      sum += combine[w][h][1] * f;
-      acc += combine_o[w][i] * f;
-    }
-    float* slot = head_slots + (int64_t(h) * splits + split) * stride;
-    if (d == 0) slot[0] = mx, slot[1] = sum;
-    slot[2 + d] = acc;
-  }
-
-  // The last range of this KV head to arrive merges them all (its slots' writes made visible
-  // first; the others' are read through L2, never a stale L1).
-  __threadfence();
-  __syncthreads();
-  unsigned* arrivals = st.arrivals + kv_head * gridDim.z + blockIdx.z;
-  if (threadIdx.x == 0) merges = atomicAdd(arrivals, 1u) == unsigned(splits - 1);
-  __syncthreads();
-  if (!merges) return;
-  __threadfence();
-  for (int h = warp; h < block_heads; h += kChunkWarps) {
-    const float* slots = head_slots + int64_t(h) * splits * stride;
-    const float total = weigh_ranges(slots, stride, splits, range_weight[warp]);
-    float acc[D] = {};
-#pragma unroll 8
-    for (int sp = 0; sp < splits; ++sp) {
-      const float w = range_weight[warp][sp];
-#pragma unroll
-      for (int d = 0; d < D; ++d) acc[d] = fmaf(__ldcg(slots + sp * stride + 2 + lane * D + d), w, acc[d]);
-    }
-    float* o_head = st.out + (int64_t(first_head) + h) * kHeadDim + lane * D;
-#pragma unroll
-    for (int d = 0; d < D; ++d) o_head[d] = acc[d] / total;
-    __syncwarp();
-  }
-  if (threadIdx.x == 0) *arrivals = 0;  // for the next step
+  finish_range<D, G>(st, combine, combine_o, block_heads, first_head, kv_head, split, splits);
 }
 
 // Decode, pass 2: one block per query head merges its ranges: the first warp weighs the ranges
@@ -765,6 +779,207 @@ void launch_flash_prefill(const float* q, int64_t rows, const __half* keys, cons
          first_position, p.heads, p.kv_heads, p.scale, out);
 }
 
+// ---- Decode over long contexts on the tensor cores (head sizes 64 and 128) ----
+//
+// Block (kv_head, range) of kChunkWarps warps, as decode_kernel; each warp takes kMmaKeys keys of
+// the range at a time, copied into tiles of its own in shared memory (cp.async: the first ones
+// before waiting on the kernel before), and scores them against the group's query heads as the 16
+// rows of an mma (rows past the group are zeros), the way flash_prefill_kernel scores queries: Q
+// as an f16 high part and an f16 remainder, the softmax in f32, P·V with P split the same way. decode_kernel
+// spends ~3,800 dependent instructions a warp per 32 keys on a 4-head group (ncu, H100); this
+// kernel ~40 mma. The ranges then finish as decode_kernel's do (finish_range).
+constexpr int kMmaKeys = 32;
+// Contexts (the cache's capacity, which fixes the grid) from which decode takes this kernel.
+constexpr int64_t kMmaDecodeMinCapacity = 1024;
+
+template <int HD>
+constexpr size_t mma_decode_shared_bytes() { return size_t(2 * 16 + kChunkWarps * 2 * kMmaKeys) * (HD + 8) * sizeof(__half); }
+
+template <int HD, int G>
+__global__ void __launch_bounds__(kChunkWarps * 32) decode_mma_kernel(DecodeStep st, __half* keys, __half* values,
+                                                                       const int64_t* first_position, int heads,
+                                                                       int kv_heads, float scale) {
+  constexpr int kStride = HD + 8, kSteps = HD / 16, kDimTiles = HD / 8;
+  extern __shared__ __align__(16) __half mma_shared[];
+  __shared__ __align__(16) __half new_key[HD];
+  __shared__ __align__(16) __half new_value[HD];
+  __shared__ float combine[kChunkWarps][G][2];
+  __shared__ float combine_o[kChunkWarps][G * HD];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  __half* q_high = mma_shared;
+  __half* q_rest = q_high + 16 * kStride;
+  __half* k_tile = q_rest + 16 * kStride + warp * 2 * kMmaKeys * kStride;
+  __half* v_tile = k_tile + kMmaKeys * kStride;
+
+  const int group = heads / kv_heads;
+  const int kv_head = blockIdx.x, split = blockIdx.y, splits = gridDim.y;
+  const int block_heads = group / int(gridDim.z), first_head = kv_head * group + int(blockIdx.z) * block_heads;
+  const int64_t position = *first_position, n_keys = position + 1;  // set before the step began
+  const int64_t per_split = (n_keys + splits - 1) / splits;
+  const int64_t begin = min(n_keys, int64_t(split) * per_split), end = min(n_keys, begin + per_split);
+  const int64_t kv_width = int64_t(kv_heads) * HD;
+  const bool holds_new = begin <= position && position < end;
+
+  // A tile's rows; past the range's end zeros (masked below: a stale row's NaN times a zero weight
+  // would still be NaN).
+  auto load_tile = [&](int64_t t0) {
+    for (int i = lane; i < kMmaKeys * HD / 8; i += 32) {
+      const int r = i / (HD / 8), c = (i % (HD / 8)) * 8;
+      __half* k_to = k_tile + r * kStride + c;
+      __half* v_to = v_tile + r * kStride + c;
+      if (t0 + r < end) {
+        const int64_t at = (t0 + r) * kv_width + int64_t(kv_head) * HD + c;
+        copy_async_16(k_to, keys + at);
+        copy_async_16(v_to, values + at);
+      } else {
+        *reinterpret_cast<uint4*>(k_to) = *reinterpret_cast<uint4*>(v_to) = make_uint4(0, 0, 0, 0);
+      }
+    }
+  };
+  int64_t t0 = begin + int64_t(warp) * kMmaKeys;
+  if (t0 < end) load_tile(t0);  // every row but the new one is in the cache before the step
+  wait_for_inputs();
+  let_dependents_start();
+
+  for (int i = threadIdx.x; i < 16 * HD / 2; i += blockDim.x) {
+    const int r = i / (HD / 2), c = (i % (HD / 2)) * 2;
+    float a = 0, b = 0;
+    if (r < block_heads) {
+      const float* qh = st.q + (int64_t(first_head) + r) * HD;
+      a = rotated_dim(qh, c, st, position) * scale;
+      b = rotated_dim(qh, c + 1, st, position) * scale;
+    }
+    const __half2 high = __floats2half2_rn(a, b);
+    const float2 h = __half22float2(high);
+    *reinterpret_cast<__half2*>(q_high + r * kStride + c) = high;
+    *reinterpret_cast<__half2*>(q_rest + r * kStride + c) = __floats2half2_rn(a - h.x, b - h.y);
+  }
+  if (holds_new) {
+    for (int d = threadIdx.x; d < HD; d += blockDim.x) {
+      const int64_t at = int64_t(kv_head) * HD + d;
+      new_key[d] = __float2half_rn(rotated_dim(st.k + int64_t(kv_head) * HD, d, st, position));
+      new_value[d] = __float2half_rn(st.v[at]);
+      if (blockIdx.z == 0) {  // one block of the KV head appends
+        keys[position * kv_width + at] = new_key[d];
+        values[position * kv_width + at] = new_value[d];
+      }
+    }
+  }
+  __syncthreads();
+
+  float o[kDimTiles][4];
+#pragma unroll
+  for (int i = 0; i < kDimTiles; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0;
+  float running_max[2] = {-INFINITY, -INFINITY}, running_sum[2] = {0, 0};
+  for (bool first = true; t0 < end; t0 += kChunkWarps * kMmaKeys, first = false) {
+    if (!first) {
+      __syncwarp();  // the previous tile is consumed
+      load_tile(t0);
+    }
+    copy_async_wait_all();
+    if (holds_new && position >= t0 && position < t0 + kMmaKeys) {  // the new row, over the cache's stale one
+      const int r = int(position - t0);
+      for (int c = lane; c < HD / 4; c += 32) {
+        __half* to = (c < HD / 8 ? k_tile : v_tile) + r * kStride + (c % (HD / 8)) * 8;
+        *reinterpret_cast<uint4*>(to) = reinterpret_cast<const uint4*>(c < HD / 8 ? new_key : new_value)[c % (HD / 8)];
+      }
+    }
+    __syncwarp();
+
+    float s[kMmaKeys / 8][4];
+#pragma unroll
+    for (int i = 0; i < kMmaKeys / 8; ++i) s[i][0] = s[i][1] = s[i][2] = s[i][3] = 0;
+#pragma unroll
+    for (int kk = 0; kk < kSteps; ++kk) {
+      uint32_t high[4], rest[4];
+      const int q_offset = (lane & 15) * kStride + kk * 16 + (lane >> 4) * 8;
+      ldmatrix_x4(high, q_high + q_offset);
+      ldmatrix_x4(rest, q_rest + q_offset);
+#pragma unroll
+      for (int nt = 0; nt < kMmaKeys / 8; nt += 2) {
+        uint32_t b[4];
+        ldmatrix_x4(b, k_tile + ((nt + (lane >> 4)) * 8 + (lane & 7)) * kStride + kk * 16 + ((lane >> 3) & 1) * 8);
+        mma_16816(s[nt], high, b[0], b[1]);
+        mma_16816(s[nt], rest, b[0], b[1]);
+        mma_16816(s[nt + 1], high, b[2], b[3]);
+        mma_16816(s[nt + 1], rest, b[2], b[3]);
+      }
+    }
+    float tile_max[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int nt = 0; nt < kMmaKeys / 8; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        if (t0 + nt * 8 + 2 * t + (e & 1) >= end) s[nt][e] = -INFINITY;
+        tile_max[e >> 1] = fmaxf(tile_max[e >> 1], s[nt][e]);
+      }
+    float correction[2];
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      tile_max[h] = fmaxf(tile_max[h], __shfl_xor_sync(0xffffffffu, tile_max[h], 1));
+      tile_max[h] = fmaxf(tile_max[h], __shfl_xor_sync(0xffffffffu, tile_max[h], 2));
+      const float new_max = fmaxf(running_max[h], tile_max[h]);
+      correction[h] = new_max == -INFINITY ? 1.0f : expf(running_max[h] - new_max);
+      running_max[h] = new_max;
+      running_sum[h] *= correction[h];
+    }
+#pragma unroll
+    for (int i = 0; i < kDimTiles; ++i) {
+      o[i][0] *= correction[0], o[i][1] *= correction[0];
+      o[i][2] *= correction[1], o[i][3] *= correction[1];
+    }
+#pragma unroll
+    for (int nt = 0; nt < kMmaKeys / 8; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const float m = running_max[e >> 1];
+        const float p = m == -INFINITY ? 0.0f : expf(s[nt][e] - m);
+        s[nt][e] = p;
+        running_sum[e >> 1] += p;
+      }
+    // P as an f16 high part and remainder too: the weights keep f32-like precision, as the scalar
+    // kernel's do (two products into one f32 sum)
+#pragma unroll
+    for (int kk = 0; kk < kMmaKeys / 16; ++kk) {
+      uint32_t a[4], a_rest[4];
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const float* pair = &s[2 * kk + (j >> 1)][2 * (j & 1)];
+        const __half2 high = __floats2half2_rn(pair[0], pair[1]);
+        const float2 h = __half22float2(high);
+        a[j] = pack_half2(h.x, h.y);
+        a_rest[j] = pack_half2(pair[0] - h.x, pair[1] - h.y);
+      }
+#pragma unroll
+      for (int nd = 0; nd < kDimTiles; nd += 2) {
+        uint32_t b[4];
+        ldmatrix_x4_trans(b, v_tile + (kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * kStride + (nd + (lane >> 4)) * 8);
+        mma_16816(o[nd], a, b[0], b[1]);
+        mma_16816(o[nd], a_rest, b[0], b[1]);
+        mma_16816(o[nd + 1], a, b[2], b[3]);
+        mma_16816(o[nd + 1], a_rest, b[2], b[3]);
+      }
+    }
+  }
+
+  // the warp's rows (query heads g and g + 8) into the block's combine arrays
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    running_sum[h] += __shfl_xor_sync(0xffffffffu, running_sum[h], 1);
+    running_sum[h] += __shfl_xor_sync(0xffffffffu, running_sum[h], 2);
+    const int head = g + 8 * h;
+    if (head >= block_heads || head >= G) continue;
+    if (t == 0) combine[warp][head][0] = running_max[h], combine[warp][head][1] = running_sum[h];
+#pragma unroll
+    for (int nd = 0; nd < kDimTiles; ++nd) {
+      combine_o[warp][head * HD + nd * 8 + 2 * t] = o[nd][2 * h];
+      combine_o[warp][head * HD + nd * 8 + 2 * t + 1] = o[nd][2 * h + 1];
+    }
+  }
+  __syncthreads();
+  finish_range<HD / 32, G>(st, combine, combine_o, block_heads, first_head, kv_head, split, splits);
+}
+
 // The head sizes decode_kernel is instantiated for (others take decode_split_kernel).
 bool has_chunk_kernel(int head_dim) { return head_dim == 64 || head_dim == 96 || head_dim == 128; }
 
@@ -809,6 +1024,23 @@ void attention(float* q, const float* k, const float* v, int64_t rows, void* key
       head_blocks *= 2;
     const int block_heads = group / head_blocks;
     const dim3 grid(unsigned(p.kv_heads), unsigned(splits), unsigned(head_blocks));
+    if ((p.head_dim == 64 || p.head_dim == 128) && capacity >= kMmaDecodeMinCapacity) {
+      auto decode_mma = [&]<int HD>() {
+        auto go = [&](auto kernel) {
+          cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(mma_decode_shared_bytes<HD>()));
+          launch(kernel, grid, kChunkWarps * 32, mma_decode_shared_bytes<HD>(), stream, st, k_cache, v_cache,
+                 first_position, p.heads, p.kv_heads, p.scale);
+        };
+        if (block_heads <= 1) go(decode_mma_kernel<HD, 1>);
+        else if (block_heads <= 2) go(decode_mma_kernel<HD, 2>);
+        else if (block_heads <= 4) go(decode_mma_kernel<HD, 4>);
+        else if (block_heads <= 8) go(decode_mma_kernel<HD, 8>);
+        else go(decode_mma_kernel<HD, kMaxGroup>);
+      };
+      if (p.head_dim == 64) decode_mma.template operator()<64>();
+      else decode_mma.template operator()<128>();
+      return;
+    }
     auto decode = [&]<int D>() {
       auto go = [&](auto kernel) {
         launch(kernel, grid, kChunkWarps * 32, 0, stream, st, k_cache, v_cache, first_position, p.heads, p.kv_heads,

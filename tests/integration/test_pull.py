@@ -557,6 +557,8 @@ def test_disk_full_while_writing_keeps_the_partial_file(fake_hub, env, small_dis
     proc = pull(env, REPO)
     assert proc.returncode == 1
     line = error_line(proc)
-    assert "disk full" in line and "model.safetensors" in line
+    # Files download side by side: the write that meets the full disk may be a small file's
+    # (seen in CI: tokenizer_config.json), not the large one's that filled it.
+    assert "disk full" in line and REPO in line
     partials = list((small_disk / "cache").rglob("*.incomplete"))
     assert any(p.stat().st_size > 0 for p in partials), "the partial download is kept for a later resume"

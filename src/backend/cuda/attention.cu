@@ -626,6 +626,73 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const __half
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a));
 }
 
+// S [16 rows, kKeys keys] = Q · Kᵀ for a warp: its 16 query rows (from row q_row of q_high/q_rest,
+// the f16 high part and remainder: two products into one f32 sum) against the tile's kKeys keys,
+// head size HD; rows of kStride halves in shared memory.
+template <int kKeys, int HD, int kStride>
+__device__ __forceinline__ void score_tile(const __half* q_high, const __half* q_rest, int q_row, const __half* k_tile,
+                                           float (&s)[kKeys / 8][4]) {
+  const int lane = threadIdx.x & 31;
+#pragma unroll
+  for (int i = 0; i < kKeys / 8; ++i) s[i][0] = s[i][1] = s[i][2] = s[i][3] = 0;
+#pragma unroll
+  for (int kk = 0; kk < HD / 16; ++kk) {
+    uint32_t high[4], rest[4];
+    const int q_offset = (q_row + (lane & 15)) * kStride + kk * 16 + (lane >> 4) * 8;
+    ldmatrix_x4(high, q_high + q_offset);
+    ldmatrix_x4(rest, q_rest + q_offset);
+#pragma unroll
+    for (int nt = 0; nt < kKeys / 8; nt += 2) {
+      uint32_t b[4];
+      ldmatrix_x4(b, k_tile + ((nt + (lane >> 4)) * 8 + (lane & 7)) * kStride + kk * 16 + ((lane >> 3) & 1) * 8);
+      mma_16816(s[nt], high, b[0], b[1]);
+      mma_16816(s[nt], rest, b[0], b[1]);
+      mma_16816(s[nt + 1], high, b[2], b[3]);
+      mma_16816(s[nt + 1], rest, b[2], b[3]);
+    }
+  }
+}
+
+// One tile's step of the online softmax for a warp's two rows per lane (g and g + 8): the rows'
+// running maxima take the tile's (masked keys are -inf), the outputs and sums so far are rescaled,
+// and s becomes the tile's unnormalised weights, added to the running sums. Base 2 (exp2f) when
+// the scores were scaled for it, else e.
+template <bool kBase2, int kKeys, int kDimTiles>
+__device__ __forceinline__ void softmax_tile(float (&s)[kKeys / 8][4], float (&running_max)[2], float (&running_sum)[2],
+                                             float (&o)[kDimTiles][4]) {
+  auto exp_of = [](float x) { return kBase2 ? exp2f(x) : expf(x); };
+  float tile_max[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+  for (int nt = 0; nt < kKeys / 8; ++nt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) tile_max[e >> 1] = fmaxf(tile_max[e >> 1], s[nt][e]);
+  float correction[2];
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    tile_max[h] = fmaxf(tile_max[h], __shfl_xor_sync(0xffffffffu, tile_max[h], 1));
+    tile_max[h] = fmaxf(tile_max[h], __shfl_xor_sync(0xffffffffu, tile_max[h], 2));
+    const float new_max = fmaxf(running_max[h], tile_max[h]);
+    // a row that has seen no key yet keeps -inf: nothing to correct, and no inf - inf
+    correction[h] = new_max == -INFINITY ? 1.0f : exp_of(running_max[h] - new_max);
+    running_max[h] = new_max;
+    running_sum[h] *= correction[h];
+  }
+#pragma unroll
+  for (int i = 0; i < kDimTiles; ++i) {
+    o[i][0] *= correction[0], o[i][1] *= correction[0];
+    o[i][2] *= correction[1], o[i][3] *= correction[1];
+  }
+#pragma unroll
+  for (int nt = 0; nt < kKeys / 8; ++nt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const float m = running_max[e >> 1];
+      const float p = m == -INFINITY ? 0.0f : exp_of(s[nt][e] - m);
+      s[nt][e] = p;
+      running_sum[e >> 1] += p;
+    }
+}
+
 template <int D>
 size_t flash_shared_bytes() { return size_t(2 * kFlashQueries + 2 * kFlashKeys) * (D + 8) * sizeof(__half); }
 
@@ -636,7 +703,7 @@ __global__ void __launch_bounds__(kFlashWarps * 32) flash_prefill_kernel(
   wait_for_inputs();
   let_dependents_start();
   constexpr int kStride = D + 8;  // halves per shared row
-  constexpr int kSteps = D / 16, kDimTiles = D / 8;
+  constexpr int kDimTiles = D / 8;
   extern __shared__ __align__(16) __half shared[];
   __half* q_high = shared;
   __half* q_rest = q_high + kFlashQueries * kStride;
@@ -681,59 +748,15 @@ __global__ void __launch_bounds__(kFlashWarps * 32) flash_prefill_kernel(
     __syncthreads();
 
     float s[kFlashKeys / 8][4];
-#pragma unroll
-    for (int i = 0; i < kFlashKeys / 8; ++i) s[i][0] = s[i][1] = s[i][2] = s[i][3] = 0;
-#pragma unroll
-    for (int kk = 0; kk < kSteps; ++kk) {
-      uint32_t high[4], rest[4];
-      const int q_offset = (warp * 16 + (lane & 15)) * kStride + kk * 16 + (lane >> 4) * 8;
-      ldmatrix_x4(high, q_high + q_offset);
-      ldmatrix_x4(rest, q_rest + q_offset);
-#pragma unroll
-      for (int nt = 0; nt < kFlashKeys / 8; nt += 2) {
-        uint32_t b[4];
-        ldmatrix_x4(b, k_tile + ((nt + (lane >> 4)) * 8 + (lane & 7)) * kStride + kk * 16 + ((lane >> 3) & 1) * 8);
-        mma_16816(s[nt], high, b[0], b[1]);
-        mma_16816(s[nt], rest, b[0], b[1]);
-        mma_16816(s[nt + 1], high, b[2], b[3]);
-        mma_16816(s[nt + 1], rest, b[2], b[3]);
-      }
-    }
-
-    float tile_max[2] = {-INFINITY, -INFINITY};
+    score_tile<kFlashKeys, D, kStride>(q_high, q_rest, warp * 16, k_tile, s);
 #pragma unroll
     for (int nt = 0; nt < kFlashKeys / 8; ++nt)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         const int64_t key = k0 + nt * 8 + 2 * t + (e & 1);
         s[nt][e] = key <= position[e >> 1] ? s[nt][e] * log2_scale : -INFINITY;
-        tile_max[e >> 1] = fmaxf(tile_max[e >> 1], s[nt][e]);
       }
-    float correction[2];
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      tile_max[h] = fmaxf(tile_max[h], __shfl_xor_sync(0xffffffffu, tile_max[h], 1));
-      tile_max[h] = fmaxf(tile_max[h], __shfl_xor_sync(0xffffffffu, tile_max[h], 2));
-      const float new_max = fmaxf(running_max[h], tile_max[h]);
-      // a row that has seen no key yet keeps -inf: nothing to correct, and no inf - inf
-      correction[h] = new_max == -INFINITY ? 1.0f : exp2f(running_max[h] - new_max);
-      running_max[h] = new_max;
-      running_sum[h] *= correction[h];
-    }
-#pragma unroll
-    for (int i = 0; i < kDimTiles; ++i) {
-      o[i][0] *= correction[0], o[i][1] *= correction[0];
-      o[i][2] *= correction[1], o[i][3] *= correction[1];
-    }
-#pragma unroll
-    for (int nt = 0; nt < kFlashKeys / 8; ++nt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const float m = running_max[e >> 1];
-        const float p = m == -INFINITY ? 0.0f : exp2f(s[nt][e] - m);
-        s[nt][e] = p;
-        running_sum[e >> 1] += p;
-      }
+    softmax_tile<true, kFlashKeys>(s, running_max, running_sum, o);
 #pragma unroll
     for (int kk = 0; kk < kFlashKeys / 16; ++kk) {
       const uint32_t a[4] = {pack_half2(s[2 * kk][0], s[2 * kk][1]), pack_half2(s[2 * kk][2], s[2 * kk][3]),
@@ -799,7 +822,7 @@ template <int HD, int G>
 __global__ void __launch_bounds__(kChunkWarps * 32) decode_mma_kernel(DecodeStep st, __half* keys, __half* values,
                                                                        const int64_t* first_position, int heads,
                                                                        int kv_heads, float scale) {
-  constexpr int kStride = HD + 8, kSteps = HD / 16, kDimTiles = HD / 8;
+  constexpr int kStride = HD + 8, kDimTiles = HD / 8;
   extern __shared__ __align__(16) __half mma_shared[];
   __shared__ __align__(16) __half new_key[HD];
   __shared__ __align__(16) __half new_value[HD];
@@ -887,56 +910,13 @@ __global__ void __launch_bounds__(kChunkWarps * 32) decode_mma_kernel(DecodeStep
     __syncwarp();
 
     float s[kMmaKeys / 8][4];
-#pragma unroll
-    for (int i = 0; i < kMmaKeys / 8; ++i) s[i][0] = s[i][1] = s[i][2] = s[i][3] = 0;
-#pragma unroll
-    for (int kk = 0; kk < kSteps; ++kk) {
-      uint32_t high[4], rest[4];
-      const int q_offset = (lane & 15) * kStride + kk * 16 + (lane >> 4) * 8;
-      ldmatrix_x4(high, q_high + q_offset);
-      ldmatrix_x4(rest, q_rest + q_offset);
-#pragma unroll
-      for (int nt = 0; nt < kMmaKeys / 8; nt += 2) {
-        uint32_t b[4];
-        ldmatrix_x4(b, k_tile + ((nt + (lane >> 4)) * 8 + (lane & 7)) * kStride + kk * 16 + ((lane >> 3) & 1) * 8);
-        mma_16816(s[nt], high, b[0], b[1]);
-        mma_16816(s[nt], rest, b[0], b[1]);
-        mma_16816(s[nt + 1], high, b[2], b[3]);
-        mma_16816(s[nt + 1], rest, b[2], b[3]);
-      }
-    }
-    float tile_max[2] = {-INFINITY, -INFINITY};
+    score_tile<kMmaKeys, HD, kStride>(q_high, q_rest, 0, k_tile, s);
 #pragma unroll
     for (int nt = 0; nt < kMmaKeys / 8; ++nt)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
+      for (int e = 0; e < 4; ++e)
         if (t0 + nt * 8 + 2 * t + (e & 1) >= end) s[nt][e] = -INFINITY;
-        tile_max[e >> 1] = fmaxf(tile_max[e >> 1], s[nt][e]);
-      }
-    float correction[2];
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      tile_max[h] = fmaxf(tile_max[h], __shfl_xor_sync(0xffffffffu, tile_max[h], 1));
-      tile_max[h] = fmaxf(tile_max[h], __shfl_xor_sync(0xffffffffu, tile_max[h], 2));
-      const float new_max = fmaxf(running_max[h], tile_max[h]);
-      correction[h] = new_max == -INFINITY ? 1.0f : expf(running_max[h] - new_max);
-      running_max[h] = new_max;
-      running_sum[h] *= correction[h];
-    }
-#pragma unroll
-    for (int i = 0; i < kDimTiles; ++i) {
-      o[i][0] *= correction[0], o[i][1] *= correction[0];
-      o[i][2] *= correction[1], o[i][3] *= correction[1];
-    }
-#pragma unroll
-    for (int nt = 0; nt < kMmaKeys / 8; ++nt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const float m = running_max[e >> 1];
-        const float p = m == -INFINITY ? 0.0f : expf(s[nt][e] - m);
-        s[nt][e] = p;
-        running_sum[e >> 1] += p;
-      }
+    softmax_tile<false, kMmaKeys>(s, running_max, running_sum, o);
     // P as an f16 high part and remainder too: the weights keep f32-like precision, as the scalar
     // kernel's do (two products into one f32 sum)
 #pragma unroll

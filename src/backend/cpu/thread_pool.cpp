@@ -9,10 +9,28 @@ namespace {
 constexpr int kFieldBits = 17;
 constexpr uint64_t kFieldMask = (uint64_t(1) << kFieldBits) - 1;
 constexpr int kGenerationShift = 2 * kFieldBits;
+constexpr uint64_t kGenerationMask = (uint64_t(1) << 30) - 1;
 
-uint64_t generation(uint64_t job) { return job >> kGenerationShift; }
-int64_t total(uint64_t job) { return int64_t((job >> kFieldBits) & kFieldMask); }
-int64_t next(uint64_t job) { return int64_t(job & kFieldMask); }
+uint64_t generation(uint64_t word) { return word >> kGenerationShift; }
+int64_t front(uint64_t range) { return int64_t((range >> kFieldBits) & kFieldMask); }
+int64_t back(uint64_t range) { return int64_t(range & kFieldMask); }
+uint64_t make_range(uint64_t gen, int64_t first, int64_t last) {
+  return (gen << kGenerationShift) | (uint64_t(first) << kFieldBits) | uint64_t(last);
+}
+
+// Claims the next chunk of `range` for job `gen`, from the front (its owner) or the back (the
+// others); false once the range is empty or belongs to another job.
+bool claim(std::atomic<uint64_t>& range, uint64_t gen, bool from_front, int64_t& chunk) {
+  uint64_t word = range.load(std::memory_order_acquire);
+  while (generation(word) == gen && front(word) < back(word)) {
+    const uint64_t claimed = from_front ? word + (uint64_t(1) << kFieldBits) : word - 1;
+    if (range.compare_exchange_weak(word, claimed, std::memory_order_acq_rel, std::memory_order_acquire)) {
+      chunk = from_front ? front(word) : back(word) - 1;
+      return true;
+    }
+  }
+  return false;
+}
 
 // Waiting: spin briefly (ops come microseconds apart), then give the core away, then sleep.
 constexpr int kSpins = 4000;
@@ -28,9 +46,8 @@ void relax() {
 
 }  // namespace
 
-ThreadPool::ThreadPool(int threads) {
-  if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
-  for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+ThreadPool::ThreadPool(int threads) : ranges_(size_t(threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency()))) {
+  for (int i = 1; i < this->threads(); ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -46,21 +63,22 @@ int64_t ThreadPool::chunk_count(int64_t n, int64_t grain) const {
   return std::min<int64_t>(most, int64_t(threads()) * 8);
 }
 
-void ThreadPool::work_on(uint64_t job) {
-  const uint64_t gen = generation(job);
-  while (generation(job) == gen && next(job) < total(job)) {
-    // Read before claiming: a successful claim proves the job did not change in between.
-    const Call call = call_.load(std::memory_order_relaxed);
-    void* fn = fn_.load(std::memory_order_relaxed);
-    if (job_.compare_exchange_weak(job, job + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
-      call(fn, next(job));
+void ThreadPool::work_on(uint64_t gen, int self) {
+  // Read once: a claim succeeds only while job `gen` is running, and a newer job's call and fn
+  // are stored only after every chunk of this one has been claimed.
+  const Call call = call_.load(std::memory_order_relaxed);
+  void* fn = fn_.load(std::memory_order_relaxed);
+  const int n = threads();
+  for (int k = 0; k < n; ++k) {
+    const int owner = (self + k) % n;
+    for (int64_t chunk; claim(ranges_[size_t(owner)].word, gen, k == 0, chunk);) {
+      call(fn, chunk);
       done_.fetch_add(1, std::memory_order_release);
-      job = job_.load(std::memory_order_acquire);
     }
   }
 }
 
-void ThreadPool::worker_loop() {
+void ThreadPool::worker_loop(int self) {
   // Generation 0 is the one at construction, not whatever job_ holds when this thread first runs:
   // a thread the OS starts late must still see the jobs (and the stop) published before it ran.
   uint64_t seen = 0;
@@ -84,7 +102,7 @@ void ThreadPool::worker_loop() {
     }
     if (stop_) return;
     seen = generation(job);
-    work_on(job);
+    work_on(seen, self);
   }
 }
 
@@ -103,11 +121,13 @@ void ThreadPool::run_job(int64_t chunks, Call call, void* fn) {
   call_.store(call, std::memory_order_relaxed);
   fn_.store(fn, std::memory_order_relaxed);
   done_.store(0, std::memory_order_relaxed);
-  const uint64_t gen = (generation(job_.load(std::memory_order_relaxed)) + 1) & ((uint64_t(1) << 30) - 1);
-  const uint64_t job = (gen << kGenerationShift) | (uint64_t(chunks) << kFieldBits);
-  job_.store(job);
+  const uint64_t gen = (generation(job_.load(std::memory_order_relaxed)) + 1) & kGenerationMask;
+  const int n = threads();
+  for (int t = 0; t < n; ++t)
+    ranges_[size_t(t)].word.store(make_range(gen, chunks * t / n, chunks * (t + 1) / n), std::memory_order_release);
+  job_.store(gen << kGenerationShift);
   if (sleepers_.load() > 0) wake_sleepers();
-  work_on(job);
+  work_on(gen, 0);
   // only chunks that a worker claimed are left: wait for those
   for (int spin = 0; done_.load(std::memory_order_acquire) < chunks; ++spin)
     if (spin < kSpins) relax();

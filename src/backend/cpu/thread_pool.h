@@ -1,9 +1,11 @@
 #pragma once
-// The CPU backend's threads. A job is a number of chunks; the caller and every worker that is
-// awake claim chunks one at a time until none is left. The caller never waits for a worker that
+// The CPU backend's threads. A job is a number of chunks, dealt out as one contiguous range per
+// thread: each thread runs its own range front to back (decode's chunks are consecutive rows of a
+// weight matrix, so a thread reads one long stream that the prefetchers follow), then takes
+// what is left of the others' ranges from their backs. The caller never waits for a worker that
 // has not claimed anything, so a worker that the OS has descheduled (a busy machine, more
-// threads than cores) costs nothing but its share: a fork-join barrier would stall every op
-// until that thread runs again. Decode runs ~10 jobs per layer, so this matters.
+// threads than cores) costs nothing but what it claimed: a fork-join barrier would stall every
+// op until that thread runs again. Decode runs ~10 jobs per layer, so this matters.
 
 #include <atomic>
 #include <condition_variable>
@@ -23,7 +25,7 @@ class ThreadPool {
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
-  int threads() const { return int(workers_.size()) + 1; }
+  int threads() const { return int(ranges_.size()); }
 
   // Calls fn(chunk) for every chunk in [0, chunks) and returns when all have returned. fn must
   // not call run() itself. At most kMaxChunks chunks.
@@ -48,17 +50,23 @@ class ThreadPool {
   using Call = void (*)(void* fn, int64_t chunk);
 
   void run_job(int64_t chunks, Call call, void* fn);
-  void work_on(uint64_t job);  // claims and runs chunks of `job` until none is left
-  void worker_loop();
+  void work_on(uint64_t generation, int self);  // runs chunks of that job until none is left
+  void worker_loop(int self);
   void wake_sleepers();
   int64_t chunk_count(int64_t n, int64_t grain) const;
 
-  // generation (30 bits) | chunks (17 bits) | next unclaimed chunk (17 bits): one word, so that a
-  // claim (a compare-and-swap) fails if anything about the job changed since it was read
+  // the job's generation (30 bits, shifted as in a range's word): a new generation is a new job
   std::atomic<uint64_t> job_{0};
   std::atomic<Call> call_{nullptr};
   std::atomic<void*> fn_{nullptr};
-  std::atomic<int64_t> done_{0};
+  // One thread's range of the job: generation (30 bits) | front (17) | back (17), one word so
+  // that a claim (a compare-and-swap) fails if the job changed since it was read. On its own
+  // cache line: the owner claims from it on every chunk.
+  struct alignas(64) Range {
+    std::atomic<uint64_t> word{0};
+  };
+  std::vector<Range> ranges_;
+  alignas(64) std::atomic<int64_t> done_{0};
   // Sleeping is a mutex and a condition variable, not job_.wait(): libstdc++ 12's wait on a
   // 64-bit atomic goes through a shared waiter pool that can miss a notify (seen as a hang at exit).
   std::mutex sleep_mutex_;

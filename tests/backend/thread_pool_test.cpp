@@ -25,6 +25,32 @@ TEST(ThreadPool, EveryChunkOnceInManyJobs) {
   }
 }
 
+// Each thread runs its own share of a job front to back, then takes the others' leftovers from
+// their backs (decode's chunks are consecutive rows: one long stream a core). The caller's share
+// comes first: it runs chunks 0, 1, 2, ... until its share is gone, and after that only chunks of
+// the other shares.
+TEST(ThreadPool, TheCallerRunsItsShareInOrderFirst) {
+  constexpr int kThreads = 3;
+  ThreadPool pool(kThreads);
+  for (int64_t chunks : {3, 10, 64, 1000}) {
+    for (int round = 0; round < 20; ++round) {
+      std::vector<int64_t> mine;
+      std::vector<std::atomic<int>> hits(static_cast<size_t>(chunks));
+      const auto caller = std::this_thread::get_id();
+      pool.run(chunks, [&](int64_t c) {
+        hits[size_t(c)].fetch_add(1);
+        if (std::this_thread::get_id() == caller) mine.push_back(c);
+      });
+      for (auto& h : hits) ASSERT_EQ(h.load(), 1);
+      const int64_t share = chunks / kThreads;  // the caller's: [0, share)
+      size_t i = 0;
+      for (; i < mine.size() && mine[i] == int64_t(i); ++i) {
+      }
+      for (; i < mine.size(); ++i) ASSERT_GE(mine[i], share) << chunks << " chunks, round " << round;
+    }
+  }
+}
+
 TEST(ThreadPool, RangesCoverEveryItemOnce) {
   ThreadPool pool(3);
   for (int64_t n : {1, 3, 64, 1000, 123457}) {

@@ -47,6 +47,7 @@ void add_bench_command(CLI::App& app) {
     std::string model;
     int64_t prompt = 512;
     int64_t tokens = 128;
+    int64_t context = 0;  // 0: prompt + tokens + 1
     int threads = 0;
     int repeat = 1;
     double buffer_gb = 1.0;
@@ -58,6 +59,9 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--prompt", args->prompt, "Prompt tokens to prefill (random IDs, fixed seed)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--tokens", args->tokens, "Tokens to decode, one at a time")->check(CLI::Range(2, 1 << 20));
+  cmd->add_option("--context", args->context,
+                  "KV cache size in tokens, as a server's --context sets it (default: prompt + tokens + 1)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--threads", args->threads, "CPU threads (default: all cores)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--repeat", args->repeat, "Runs of prefill + decode; the median is reported")
       ->check(CLI::PositiveNumber);
@@ -68,6 +72,11 @@ void add_bench_command(CLI::App& app) {
   cmd->add_flag("--json", args->json, "Print one JSON object instead of a table");
   cmd->callback([args] {
     const auto folder = model_folder(args->model);
+    const int64_t needed = args->prompt + args->tokens + 1;
+    if (args->context == 0) args->context = needed;
+    if (args->context < needed)
+      throw Error(Errc::invalid_argument, fmt::format("--context {} is smaller than --prompt + --tokens + 1 = {}",
+                                                      args->context, needed));
 
     // GPU memory: free before anything of the model exists (the CUDA context already made), after
     // the weights and the KV cache, after the runs (scratch), and after unloading.
@@ -75,7 +84,7 @@ void add_bench_command(CLI::App& app) {
     auto gpu_free = [&] { return wanted.cuda ? backend::gpu_free_memory(wanted.index) : 0; };
     const uint64_t free_before = gpu_free();
 
-    auto on_device = engine::load_on_device(folder, wanted, args->threads, args->prompt + args->tokens + 1);
+    auto on_device = engine::load_on_device(folder, wanted, args->threads, args->context);
     backend::Backend* backend = on_device.backend.get();
     model::Transformer& model = *on_device.model;
     // Decode reads every weight once per token, except an untied embedding table (one row).
@@ -88,14 +97,14 @@ void add_bench_command(CLI::App& app) {
     std::vector<int32_t> prompt(size_t(args->prompt));
     for (auto& t : prompt) t = token(rng);
 
-    auto owned_generator = std::make_unique<engine::Generator>(model, *backend, args->prompt + args->tokens + 1);
+    auto owned_generator = std::make_unique<engine::Generator>(model, *backend, args->context);
     engine::Generator& generator = *owned_generator;
     backend->synchronize();
     const uint64_t free_loaded = gpu_free();
     const auto& config = model.config();
     const uint64_t kv_bytes = uint64_t(model::KvCache::bytes_for(int(config.num_hidden_layers),
                                                                   config.num_key_value_heads * config.head_dim,
-                                                                  args->prompt + args->tokens + 1, backend->kv_value_bytes()));
+                                                                  args->context, backend->kv_value_bytes()));
     engine::SamplingParams greedy;
     greedy.temperature = 0;
     auto run = [&](std::span<const int32_t> p, int64_t tokens) {
@@ -188,6 +197,7 @@ void add_bench_command(CLI::App& app) {
         {"cpu", cpu_model()},
         {"device", on_device.placement.name},
         {"prompt_tokens", args->prompt},
+        {"context", args->context},
         {"decode_tokens", args->tokens},
         {"repeat", args->repeat},
         {"prefill_tok_s", prefill},

@@ -136,6 +136,14 @@ TEST(CudaAttention, DecodeOfEveryGroupSizeOverALongCache) {
 }
 TEST(CudaAttention, DecodeOfHeadSize96) { check_decode(8, 4, 96, 1000, 2, 2000); }
 TEST(CudaAttention, DecodeOfOtherHeadSizes) { check_decode(4, 2, 80, 500, 2, 900); }
+// A server's cache is sized for its whole context: a few keys in it are cut into few ranges (the
+// grid's other blocks return at once), on the tensor-core, CUDA-core and other-head-size kernels.
+TEST(CudaAttention, DecodeOfAShortSequenceInALargeCache) {
+  check_decode(32, 8, 128, 5, 3, 8192);
+  check_decode(32, 8, 128, 300, 2, 8192);
+  check_decode(32, 8, 64, 130, 2, 1000);
+  check_decode(4, 2, 80, 3, 2, 4000);
+}
 
 }  // namespace
 }  // namespace salut::backend

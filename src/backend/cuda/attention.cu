@@ -194,6 +194,16 @@ __global__ void __launch_bounds__(kPrefillWarps * 32) prefill_kernel(
 constexpr int kDecodeChunk = 128;
 constexpr int kDecodeThreads = 128;
 
+// The ranges a decode step's keys are cut into: one per `keys_per_range` keys the sequence holds,
+// at most `most` (the grid's, sized for the cache's capacity so that one captured graph serves
+// every position). Blocks past them return at once: a server's 8192-token cache at position 512
+// would otherwise cut 513 keys into 64 ranges of 9 and merge them all (8B on an H100: 337 tok/s
+// instead of 385).
+__device__ __forceinline__ int ranges_for(int64_t n_keys, int keys_per_range, int most) {
+  const int64_t wanted = (n_keys + keys_per_range - 1) / keys_per_range;
+  return wanted < 1 ? 1 : wanted > most ? most : int(wanted);
+}
+
 __global__ void __launch_bounds__(kDecodeThreads) decode_split_kernel(
     const float* q, const __half* keys, const __half* values,
     const int64_t* first_position, int heads, int kv_heads, int head_dim, float scale, float* partial) {
@@ -204,7 +214,8 @@ __global__ void __launch_bounds__(kDecodeThreads) decode_split_kernel(
   const int group = heads / kv_heads;
   const int kv_head = blockIdx.x, split = blockIdx.y;
   const int64_t n_keys = *first_position + 1;
-  const int splits = gridDim.y;
+  const int splits = ranges_for(n_keys, kKeysPerSplit, int(gridDim.y));
+  if (split >= splits) return;
   const int64_t per_split = (n_keys + splits - 1) / splits;
   const int64_t begin = min(n_keys, int64_t(split) * per_split), end = min(n_keys, begin + per_split);
   const int64_t kv_width = int64_t(kv_heads) * head_dim;
@@ -300,15 +311,6 @@ __global__ void __launch_bounds__(kDecodeThreads) decode_split_kernel(
 constexpr int kChunkWarps = 4;  // 1, 2 and 4 measured alike on an H100 (8B, contexts 512 and 4096)
 constexpr int kKeysPerChunkBlock = 32 * kChunkWarps;  // a range's keys per pass of the block
 
-// The ranges a step's keys are cut into: one per kKeysPerChunkBlock keys the sequence holds, at
-// most the grid's (sized for the cache's capacity, so that one captured graph serves every
-// position). The blocks past them return at once: a server's 8192-token cache at position 512
-// would otherwise cut 513 keys into 64 ranges of 9 and merge them all (8B on an H100: 337 tok/s
-// instead of 385).
-__device__ __forceinline__ int active_splits(int64_t n_keys) {
-  const int64_t wanted = (n_keys + kKeysPerChunkBlock - 1) / kKeysPerChunkBlock;
-  return wanted < 1 ? 1 : wanted > int64_t(gridDim.y) ? int(gridDim.y) : int(wanted);
-}
 
 // What the decode kernel reads and writes besides the cache.
 struct DecodeStep {
@@ -453,7 +455,7 @@ __global__ void __launch_bounds__(kChunkWarps * 32) decode_kernel(DecodeStep st,
   const int group = heads / kv_heads;
   // the position was set before the step began: it may be read before waiting
   const int64_t position = *first_position, n_keys = position + 1;
-  const int kv_head = blockIdx.x, split = blockIdx.y, splits = active_splits(n_keys);
+  const int kv_head = blockIdx.x, split = blockIdx.y, splits = ranges_for(n_keys, kKeysPerChunkBlock, int(gridDim.y));
   if (split >= splits) return;
   // a small grid also splits the group's query heads over blocks (blockIdx.z): more warps at work
   const int block_heads = group / int(gridDim.z), first_head = kv_head * group + int(blockIdx.z) * block_heads;
@@ -589,9 +591,11 @@ __global__ void __launch_bounds__(kChunkWarps * 32) decode_kernel(DecodeStep st,
 
 // Decode, pass 2: one block per query head merges its ranges: the first warp weighs the ranges
 // (all at once, a lane per range), then each thread sums its dims over them.
-__global__ void decode_merge_kernel(const float* partial, int head_dim, int splits, float* out) {
+__global__ void decode_merge_kernel(const float* partial, int head_dim, int most_splits, const int64_t* first_position,
+                                    float* out) {
   wait_for_inputs();
   let_dependents_start();
+  const int splits = ranges_for(*first_position + 1, kKeysPerSplit, most_splits);
   __shared__ float weight[kMaxSplits];
   __shared__ float total;
   const int head = blockIdx.x, stride = head_dim + 2;
@@ -847,7 +851,7 @@ __global__ void __launch_bounds__(kChunkWarps * 32) decode_mma_kernel(DecodeStep
 
   const int group = heads / kv_heads;
   const int64_t position = *first_position, n_keys = position + 1;  // set before the step began
-  const int kv_head = blockIdx.x, split = blockIdx.y, splits = active_splits(n_keys);
+  const int kv_head = blockIdx.x, split = blockIdx.y, splits = ranges_for(n_keys, kKeysPerChunkBlock, int(gridDim.y));
   if (split >= splits) return;
   const int block_heads = group / int(gridDim.z), first_head = kv_head * group + int(blockIdx.z) * block_heads;
   const int64_t per_split = (n_keys + splits - 1) / splits;
@@ -1060,12 +1064,12 @@ void attention(float* q, const float* k, const float* v, int64_t rows, void* key
            first_position);
   }
   if (rows == 1) {
-    // other head sizes: a kernel per range, then one per head merging them; the ranges sized for
-    // the cache's capacity, so the grid is the same at every position
+    // other head sizes: a kernel per range, then one per head merging them; the grid sized for the
+    // cache's capacity (the same at every position), the ranges for the keys held (ranges_for)
     const dim3 grid(unsigned(p.kv_heads), unsigned(splits));
     launch(decode_split_kernel, grid, kDecodeThreads, 0, stream, q, k_cache, v_cache, first_position, p.heads,
            p.kv_heads, p.head_dim, p.scale, scratch);
-    launch(decode_merge_kernel, p.heads, 128, 0, stream, scratch, p.head_dim, splits, out);
+    launch(decode_merge_kernel, p.heads, 128, 0, stream, scratch, p.head_dim, splits, first_position, out);
     return;
   }
   switch (p.head_dim) {

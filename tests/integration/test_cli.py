@@ -425,3 +425,15 @@ def test_bench_of_a_missing_model_is_one_error_line(tmp_path, salut_bin):
     proc = run_salut(["bench", str(tmp_path / "no-such-model"), "--device", "cpu"], clean_env(tmp_path))
     assert proc.returncode != 0
     assert "no-such-model" in error_line(proc)
+
+
+def test_bench_context_sizes_the_cache_and_refuses_one_too_small(tmp_path, salut_bin):
+    model = REPO_ROOT / "models" / "SmolLM2-135M-Instruct-4bit"
+    base = ["bench", str(model), "--device", "cpu", "--prompt", "8", "--tokens", "4", "--bandwidth-buffer-gb", "0.05"]
+    proc = run_salut(base + ["--context", "2048", "--json"], clean_env(tmp_path), timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["context"] == 2048
+    proc = run_salut(base + ["--context", "12"], clean_env(tmp_path))
+    assert proc.returncode != 0
+    line = error_line(proc)
+    assert "--context 12" in line and "13" in line

@@ -73,10 +73,10 @@ void add_bench_command(CLI::App& app) {
   cmd->callback([args] {
     const auto folder = model_folder(args->model);
     const int64_t needed = args->prompt + args->tokens + 1;
-    if (args->context == 0) args->context = needed;
-    if (args->context < needed)
+    const int64_t context = args->context > 0 ? args->context : needed;
+    if (context < needed)
       throw Error(Errc::invalid_argument, fmt::format("--context {} is smaller than --prompt + --tokens + 1 = {}",
-                                                      args->context, needed));
+                                                      context, needed));
 
     // GPU memory: free before anything of the model exists (the CUDA context already made), after
     // the weights and the KV cache, after the runs (scratch), and after unloading.
@@ -84,7 +84,7 @@ void add_bench_command(CLI::App& app) {
     auto gpu_free = [&] { return wanted.cuda ? backend::gpu_free_memory(wanted.index) : 0; };
     const uint64_t free_before = gpu_free();
 
-    auto on_device = engine::load_on_device(folder, wanted, args->threads, args->context);
+    auto on_device = engine::load_on_device(folder, wanted, args->threads, context);
     backend::Backend* backend = on_device.backend.get();
     model::Transformer& model = *on_device.model;
     // Decode reads every weight once per token, except an untied embedding table (one row).
@@ -97,14 +97,14 @@ void add_bench_command(CLI::App& app) {
     std::vector<int32_t> prompt(size_t(args->prompt));
     for (auto& t : prompt) t = token(rng);
 
-    auto owned_generator = std::make_unique<engine::Generator>(model, *backend, args->context);
+    auto owned_generator = std::make_unique<engine::Generator>(model, *backend, context);
     engine::Generator& generator = *owned_generator;
     backend->synchronize();
     const uint64_t free_loaded = gpu_free();
     const auto& config = model.config();
     const uint64_t kv_bytes = uint64_t(model::KvCache::bytes_for(int(config.num_hidden_layers),
                                                                   config.num_key_value_heads * config.head_dim,
-                                                                  args->context, backend->kv_value_bytes()));
+                                                                  context, backend->kv_value_bytes()));
     engine::SamplingParams greedy;
     greedy.temperature = 0;
     auto run = [&](std::span<const int32_t> p, int64_t tokens) {
@@ -197,7 +197,7 @@ void add_bench_command(CLI::App& app) {
         {"cpu", cpu_model()},
         {"device", on_device.placement.name},
         {"prompt_tokens", args->prompt},
-        {"context", args->context},
+        {"context", context},
         {"decode_tokens", args->tokens},
         {"repeat", args->repeat},
         {"prefill_tok_s", prefill},

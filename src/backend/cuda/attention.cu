@@ -311,7 +311,6 @@ __global__ void __launch_bounds__(kDecodeThreads) decode_split_kernel(
 constexpr int kChunkWarps = 4;  // 1, 2 and 4 measured alike on an H100 (8B, contexts 512 and 4096)
 constexpr int kKeysPerChunkBlock = 32 * kChunkWarps;  // a range's keys per pass of the block
 
-
 // What the decode kernel reads and writes besides the cache.
 struct DecodeStep {
   const float* q;                 // the step's queries [heads * head_dim], rotated as they are read

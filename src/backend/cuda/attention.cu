@@ -36,7 +36,6 @@ constexpr int kQueriesPerWarp = 4;     // prefill: queries per warp
 __global__ void append_kernel(const float* k, const float* v, int64_t rows, int64_t width,
                               __half* keys, __half* values, const int64_t* first_position) {
   wait_for_inputs();
-  let_dependents_start();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= rows * width) return;
   const int64_t at = *first_position * width + i;
@@ -52,7 +51,6 @@ __global__ void rotate_append_kernel(float* q, const float* k, const float* v, i
                                      float input_scale, __half* keys, __half* values,
                                      const int64_t* first_position) {
   wait_for_inputs();
-  let_dependents_start();
   int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const int step = traditional ? 2 : 1, partner = traditional ? 1 : half;
   auto rotated = [&](int64_t row, int pair, float a, float b, float& ra, float& rb) {
@@ -101,7 +99,6 @@ __global__ void __launch_bounds__(kPrefillWarps * 32) prefill_kernel(
     const float* q, int64_t rows, const __half* keys, const __half* values,
     int64_t first_position, int heads, int kv_heads, int head_dim, float scale, float* out) {
   wait_for_inputs();
-  let_dependents_start();
   extern __shared__ float smem[];
   constexpr int kQ = kQueriesPerWarp;
   static_assert(kQ == 4, "a dim of the warp's queries is read as one float4");
@@ -208,7 +205,6 @@ __global__ void __launch_bounds__(kDecodeThreads) decode_split_kernel(
     const float* q, const __half* keys, const __half* values,
     const int64_t* first_position, int heads, int kv_heads, int head_dim, float scale, float* partial) {
   wait_for_inputs();
-  let_dependents_start();
   __shared__ float q_s[kMaxGroup * kMaxHeadDim];
   __shared__ float scores[kMaxGroup * kDecodeChunk];
   const int group = heads / kv_heads;
@@ -483,7 +479,6 @@ __global__ void __launch_bounds__(kChunkWarps * 32) decode_kernel(DecodeStep st,
   int64_t c0 = begin + 32 * warp;
   if (c0 < end) load_chunk(c0);  // the new row among them is replaced below
   wait_for_inputs();
-  let_dependents_start();
 
   for (int i = threadIdx.x; i < G * kHeadDim; i += blockDim.x) {
     const int h = i / kHeadDim, d = i % kHeadDim;
@@ -593,7 +588,6 @@ __global__ void __launch_bounds__(kChunkWarps * 32) decode_kernel(DecodeStep st,
 __global__ void decode_merge_kernel(const float* partial, int head_dim, int most_splits, const int64_t* first_position,
                                     float* out) {
   wait_for_inputs();
-  let_dependents_start();
   const int splits = ranges_for(*first_position + 1, kKeysPerSplit, most_splits);
   __shared__ float weight[kMaxSplits];
   __shared__ float total;
@@ -715,7 +709,6 @@ __global__ void __launch_bounds__(kFlashWarps * 32) flash_prefill_kernel(
     const float* q, int64_t rows, const __half* keys, const __half* values,
     int64_t first_position, int heads, int kv_heads, float scale, float* out) {
   wait_for_inputs();
-  let_dependents_start();
   constexpr int kStride = D + 8;  // halves per shared row
   constexpr int kDimTiles = D / 8;
   extern __shared__ __align__(16) __half shared[];
@@ -877,7 +870,6 @@ __global__ void __launch_bounds__(kChunkWarps * 32) decode_mma_kernel(DecodeStep
   int64_t t0 = begin + int64_t(warp) * kMmaKeys;
   if (t0 < end) load_tile(t0);  // every row but the new one is in the cache before the step
   wait_for_inputs();
-  let_dependents_start();
 
   for (int i = threadIdx.x; i < 16 * HD / 2; i += blockDim.x) {
     const int r = i / (HD / 2), c = (i % (HD / 2)) * 2;

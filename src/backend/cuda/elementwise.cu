@@ -23,7 +23,6 @@ int blocks_for(int64_t n) { return int((n + kThreads - 1) / kThreads); }
 __global__ void rms_norm_kernel(const float* x, int64_t cols, const float* weight, float eps,
                                 float* out) {
   wait_for_inputs();
-  let_dependents_start();
   const float* row = x + blockIdx.x * cols;
   const float inverse = rsqrtf(block_sum_of_squares(row, cols) / float(cols) + eps);
   float* o = out + blockIdx.x * cols;
@@ -32,21 +31,18 @@ __global__ void rms_norm_kernel(const float* x, int64_t cols, const float* weigh
 
 __global__ void add_bias_kernel(float* x, int64_t n, int64_t cols, const float* bias) {
   wait_for_inputs();
-  let_dependents_start();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) x[i] += bias[i % cols];
 }
 
 __global__ void add_kernel(float* x, const float* y, int64_t n) {
   wait_for_inputs();
-  let_dependents_start();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) x[i] += y[i];
 }
 
 __global__ void swiglu_kernel(const float* gate, const float* up, int64_t n, float* out) {
   wait_for_inputs();
-  let_dependents_start();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) {
     const float g = gate[i];
@@ -59,7 +55,6 @@ __global__ void rope_kernel(float* x, int heads, float* x2, int heads2, int64_t 
                             bool traditional, const float* inv_freq, float input_scale,
                             const int64_t* first_position) {
   wait_for_inputs();
-  let_dependents_start();
   int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= rows * heads * half) {
     i -= rows * heads * half;
@@ -80,7 +75,6 @@ __global__ void rope_kernel(float* x, int heads, float* x2, int heads2, int64_t 
 __global__ void gather_kernel(const float* table, int64_t cols, const int32_t* ids,
                               int64_t count, float* out) {
   wait_for_inputs();
-  let_dependents_start();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < count * cols) out[i] = table[int64_t(ids[i / cols]) * cols + i % cols];
 }
@@ -96,7 +90,7 @@ __device__ __forceinline__ unsigned long long argmax_key(float v, int64_t i) {
 }
 
 __global__ void argmax_kernel(const float* x, int64_t n, unsigned long long* key) {
-  wait_for_inputs();  // no early start for what follows: a copy to the host
+  wait_for_inputs();  // what follows is a copy to the host, which waits for this kernel regardless
   unsigned long long best = 0;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
     best = max(best, argmax_key(x[i], i));
@@ -108,7 +102,6 @@ __global__ void argmax_kernel(const float* x, int64_t n, unsigned long long* key
 // The largest |x| as the bits of a non-negative float (which order as unsigned integers).
 __global__ void largest_kernel(const float* x, int64_t n, unsigned* largest) {
   wait_for_inputs();
-  let_dependents_start();
   float m = 0;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
     m = fmaxf(m, fabsf(x[i]));
@@ -119,7 +112,6 @@ __global__ void largest_kernel(const float* x, int64_t n, unsigned* largest) {
 __global__ void to_f16_kernel(const float* x, int64_t n, __half* out, float* scale,
                               const unsigned* largest) {
   wait_for_inputs();
-  let_dependents_start();
   const float big = __uint_as_float(*largest);
   const int e = big > 0 && big < INFINITY ? ilogbf(big) - 14 : 0;  // big * 2^-e in [2^14, 2^15)
   if (blockIdx.x == 0 && threadIdx.x == 0) *scale = ldexpf(1.0f, e);

@@ -2,10 +2,14 @@
 // Kernel launches that let the next kernel start early (programmatic dependent launch). At batch 1
 // a decode step is ~600 short kernels, and the launch and ramp-up of each one, in series, cost as
 // much as their work. Launched this way, a kernel may be placed on the SMs while the one before
-// it finishes: every kernel here calls `wait_for_inputs()` before it touches activations (it
-// returns once the earlier kernels have finished and their writes are visible), and
-// `let_dependents_start()` once all of its own blocks may as well be running. Before the wait a
-// kernel only reads constant data (the matvec starts streaming its weights there).
+// it still runs: every kernel calls `wait_for_inputs()` before it touches activations, which first
+// lets the kernel after it be launched and then returns once the kernels before have finished and
+// their writes are visible. Before the wait a kernel only reads constant data (the matvecs start
+// streaming their weights there), so the next product's blocks take each SM as the product before
+// leaves it and bring their first weights in while the short kernels between the two still run
+// (8B decode on an H100, releasing the next kernel before the wait instead of after it: 382 -> 399
+// tok/s at context 512, 354 -> 361 at 4096). The release is safe that early: a kernel's own wait
+// covers the one before, which cannot finish before its own wait has returned.
 //
 // So no kernel reads activations through the read-only path (ld.global.nc: `__ldg`, or what the
 // compiler emits for `const __restrict__` pointers): it assumes the data fixed for the kernel's
@@ -21,8 +25,11 @@
 
 namespace salut::backend::cuda {
 
-__device__ __forceinline__ void wait_for_inputs() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
 __device__ __forceinline__ void let_dependents_start() { asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); }
+__device__ __forceinline__ void wait_for_inputs() {
+  let_dependents_start();
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+}
 
 // The current GPU's SM count (asked once per process).
 inline int multiprocessors() {

@@ -30,7 +30,6 @@ template <int Bits, WeightFormat Format>
 __global__ void __launch_bounds__(kThreads) matvec_kernel(PackedMatrix w, const float* x,
                                                           float* y) {
   wait_for_inputs();
-  let_dependents_start();
   extern __shared__ float xs[];
   const int cols = int(w.cols);
   for (int i = threadIdx.x; i < cols; i += blockDim.x) xs[padded(i)] = x[i];
@@ -110,7 +109,6 @@ void launch_matvec(const PackedMatrix& w, const float* x, int64_t x_rows, float*
 template <int Bits, WeightFormat Format, class Out>
 __global__ void dequantize_kernel(PackedMatrix w, const int32_t* ids, int64_t count, Out* out) {
   wait_for_inputs();
-  let_dependents_start();
   const int64_t units = w.cols >> 5;
   const int64_t index = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (index >= count * units) return;

@@ -67,7 +67,6 @@ __device__ __forceinline__ ChunkAddress chunk_address(const PackedMatrix& m, int
 // scale and bias) from one layout to the other.
 __global__ void relayout_kernel(PackedMatrix from, PackedMatrix to) {
   wait_for_inputs();
-  let_dependents_start();
   const int64_t groups = from.cols / from.group_size;
   const int64_t index = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (index >= from.rows * groups * 4) return;
@@ -179,7 +178,6 @@ Prepared prepared_in(void* scratch, int64_t cols) {
 template <int Bits, int GS>
 __global__ void prepare_kernel(const float* x, int64_t cols, int x_rows, Prepared to) {
   wait_for_inputs();
-  let_dependents_start();
   const int64_t item = int64_t(blockIdx.x) * (blockDim.x >> 5) + (threadIdx.x >> 5);
   const int64_t groups = cols / GS;
   if (item >= groups * x_rows) return;
@@ -207,7 +205,6 @@ __global__ void rms_norm_prepare_kernel(const float* x, int64_t cols, const floa
 #pragma unroll
   for (int k = 0; k < kPerLane; ++k) w[k] = has_group && lane + 32 * k < GS ? weight[g * GS + lane + 32 * k] : 0.0f;
   wait_for_inputs();
-  let_dependents_start();
   __shared__ float values[kPrepareWarps][GS];
   const float* row = x + r * cols;
   const float inverse = rsqrtf(block_sum_of_squares(row, cols) / float(cols) + eps);
@@ -230,7 +227,6 @@ template <int Bits, int GS>
 __global__ void swiglu_prepare_kernel(const float* gate, const float* up, int64_t rows, int64_t cols,
                                       float* out, Prepared to) {
   wait_for_inputs();
-  let_dependents_start();
   __shared__ float values[kPrepareWarps][GS];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int64_t item = int64_t(blockIdx.x) * kPrepareWarps + warp, groups = cols / GS;
@@ -375,7 +371,6 @@ __global__ void __launch_bounds__(kWarps * 32, Wide || kTiles > 1 ? 2 : 3) tiled
     }
     if (g0 == warp) {  // the first weights are on their way: now the activations
       wait_for_inputs();
-      let_dependents_start();
     }
 #pragma unroll
     for (int b = 0; b < kBatch; ++b) {
@@ -595,7 +590,6 @@ __global__ void __launch_bounds__((kWarps + 1) * 32, 1)
   }
 
   wait_for_inputs();  // for y, when accumulating
-  let_dependents_start();
   const int g = lane >> 2, t = lane & 3;
   const bool supplies_x = lane < 8 * x_rows;
   const int x_row = t < x_rows ? t : 0;  // lane t's C columns 2t, 2t+1 are x row t's
@@ -678,7 +672,6 @@ template <int Bits, int GS, class ScaleT, class Out>
 __global__ void dequantize_tiled_kernel(PackedMatrix m, const int32_t* ids, int64_t count,
                                         Out* out) {
   wait_for_inputs();
-  let_dependents_start();
   constexpr int kPieces = GS / 16;  // 4-value pieces in a lane's quarter
   const int64_t groups = m.cols / GS;
   const int64_t index = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;

@@ -183,12 +183,12 @@ inline __m256i block_dot_int16(const std::byte* p, __m256i xa, __m256i xb) {
   }
 }
 
-// Each group's sum of q · x16 is in units of scale_g · x_scale_g.
+// Each group's sum of q · x16 is in units of scale_g · x_scale_g: `scale` holds those products.
 // kRows rows at once: each x block is loaded once for all of them, and their chains overlap
 // (SmolLM2's 576-input rows are 18 groups: one row alone is mostly latency). dots[i] = row i's.
 template <int Bits, int kBlocks, int kRows>
 inline void rows_dot_int16(const std::byte* p, size_t stride, const std::byte* x16, const float* scale,
-                           int64_t groups, const float* x_scale, float* dots) {
+                           int64_t groups, float* dots) {
   constexpr int kBlockBytes = 4 * Bits;
   F acc[kRows];
   _Pragma("GCC unroll 4")
@@ -211,7 +211,7 @@ inline void rows_dot_int16(const std::byte* p, size_t stride, const std::byte* x
     x16 += 64 * kBlocks;
     _Pragma("GCC unroll 4")
     for (int i = 0; i < kRows; ++i)
-      acc[i] = Isa::fma(_mm256_cvtepi32_ps(sum[i]), Isa::set1(scale[i * groups + g] * x_scale[g]), acc[i]);
+      acc[i] = Isa::fma(_mm256_cvtepi32_ps(sum[i]), Isa::set1(scale[i * groups + g]), acc[i]);
   }
   _Pragma("GCC unroll 4")
   for (int i = 0; i < kRows; ++i) dots[i] = Isa::hsum(acc[i]);
@@ -235,9 +235,9 @@ void matvec_int16(const PackedMatrix& w, const float* prepared, int64_t first, i
       const std::byte* p = w.weight_row(r0 + i);
       const float* s = scale + i * groups;
       switch (w.group_size) {
-        case 32: rows_dot_int16<Bits, 1, kRows>(p, w.weight_stride, x16, s, groups, x_scale, dots); break;
-        case 64: rows_dot_int16<Bits, 2, kRows>(p, w.weight_stride, x16, s, groups, x_scale, dots); break;
-        default: rows_dot_int16<Bits, 4, kRows>(p, w.weight_stride, x16, s, groups, x_scale, dots); break;  // 128
+        case 32: rows_dot_int16<Bits, 1, kRows>(p, w.weight_stride, x16, s, groups, dots); break;
+        case 64: rows_dot_int16<Bits, 2, kRows>(p, w.weight_stride, x16, s, groups, dots); break;
+        default: rows_dot_int16<Bits, 4, kRows>(p, w.weight_stride, x16, s, groups, dots); break;  // 128
       }
       for (int k = 0; k < kRows; ++k) y[r0 + i + k - first] = dots[k] + bias_total(bias + (i + k) * groups, sums, groups);
     };
@@ -246,7 +246,7 @@ void matvec_int16(const PackedMatrix& w, const float* prepared, int64_t first, i
       for (; i + 4 <= rows; i += 4) dot_rows.template operator()<4>(i);
     for (; i + kRowsAtOnce <= rows; i += kRowsAtOnce) dot_rows.template operator()<kRowsAtOnce>(i);
     for (; i < rows; ++i) dot_rows.template operator()<1>(i);
-  });
+  }, x_scale);
 }
 
 template <int Bits>

@@ -201,6 +201,16 @@ __device__ __forceinline__ int ranges_for(int64_t n_keys, int keys_per_range, in
   return wanted < 1 ? 1 : wanted > most ? most : int(wanted);
 }
 
+// Keys [begin, end) of range `split` of `splits` equal ones over n_keys.
+struct KeyRange {
+  int64_t begin, end;
+};
+__device__ __forceinline__ KeyRange key_range(int64_t n_keys, int split, int splits) {
+  const int64_t per_split = (n_keys + splits - 1) / splits;
+  const int64_t begin = min(n_keys, int64_t(split) * per_split);
+  return {begin, min(n_keys, begin + per_split)};
+}
+
 __global__ void __launch_bounds__(kDecodeThreads) decode_split_kernel(
     const float* q, const __half* keys, const __half* values,
     const int64_t* first_position, int heads, int kv_heads, int head_dim, float scale, float* partial) {
@@ -212,8 +222,7 @@ __global__ void __launch_bounds__(kDecodeThreads) decode_split_kernel(
   const int64_t n_keys = *first_position + 1;
   const int splits = ranges_for(n_keys, kKeysPerSplit, int(gridDim.y));
   if (split >= splits) return;
-  const int64_t per_split = (n_keys + splits - 1) / splits;
-  const int64_t begin = min(n_keys, int64_t(split) * per_split), end = min(n_keys, begin + per_split);
+  const auto [begin, end] = key_range(n_keys, split, splits);
   const int64_t kv_width = int64_t(kv_heads) * head_dim;
   const __half* k_base = keys + int64_t(kv_head) * head_dim;
   const __half* v_base = values + int64_t(kv_head) * head_dim;
@@ -455,8 +464,7 @@ __global__ void __launch_bounds__(kChunkWarps * 32) decode_kernel(DecodeStep st,
   // a small grid also splits the group's query heads over blocks (blockIdx.z): more warps at work
   const int block_heads = group / int(gridDim.z), first_head = kv_head * group + int(blockIdx.z) * block_heads;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  const int64_t per_split = (n_keys + splits - 1) / splits;
-  const int64_t begin = min(n_keys, int64_t(split) * per_split), end = min(n_keys, begin + per_split);
+  const auto [begin, end] = key_range(n_keys, split, splits);
   const int64_t kv_width = int64_t(kv_heads) * kHeadDim, last = end - 1;
   const bool holds_new = begin <= position && position < end;
   const __half* v_base = values + int64_t(kv_head) * kHeadDim + lane * D;
@@ -846,8 +854,7 @@ __global__ void __launch_bounds__(kChunkWarps * 32) decode_mma_kernel(DecodeStep
   const int kv_head = blockIdx.x, split = blockIdx.y, splits = ranges_for(n_keys, kKeysPerChunkBlock, int(gridDim.y));
   if (split >= splits) return;
   const int block_heads = group / int(gridDim.z), first_head = kv_head * group + int(blockIdx.z) * block_heads;
-  const int64_t per_split = (n_keys + splits - 1) / splits;
-  const int64_t begin = min(n_keys, int64_t(split) * per_split), end = min(n_keys, begin + per_split);
+  const auto [begin, end] = key_range(n_keys, split, splits);
   const int64_t kv_width = int64_t(kv_heads) * HD;
   const bool holds_new = begin <= position && position < end;
 

@@ -25,20 +25,11 @@
 #include "backend/cuda/launch.cuh"
 #include "backend/cuda/mma.cuh"
 #include "backend/cuda/packed_decode.cuh"
+#include "backend/cuda/tiled_matvec.cuh"
 #include "backend/cuda/warp.cuh"
 
 namespace salut::backend::cuda {
 namespace {
-
-constexpr int kTileRows = 16;
-constexpr int kWarps = 16;       // a block: one tile, its groups dealt out over 16 warps
-constexpr int kMaxXRows = int(kTiledRowsPerPass);
-constexpr int kMaxJobLayers = 3;
-
-SALUT_HOST_DEVICE inline int scale_bytes(ScaleFormat f) { return f == ScaleFormat::f32 ? 4 : 2; }
-
-// The weight bytes of one (tile, group) block: 16 rows' worth.
-SALUT_HOST_DEVICE inline size_t block_bytes(int bits, int group_size) { return size_t(kTileRows) * group_size * bits / 8; }
 
 // Where quarter `t` of row `row`'s group `g` lies (a quarter: the group's values
 // [t * gs/4, (t+1) * gs/4), the share of one lane), and its scale and bias.
@@ -82,96 +73,6 @@ __global__ void relayout_kernel(PackedMatrix from, PackedMatrix to) {
       const_cast<std::byte*>(dst.bias)[i] = src.bias[i];
     }
   }
-}
-
-// ---- activations prepared as mma B fragments ----
-//
-// Lane L = g*4 + t of an mma supplies B column g (x row g/2, its high part when g is even, the
-// remainder when odd) at inputs {2t, 2t+1, 2t+8, 2t+9} of the 16-input step. Which input of the
-// group each of those stands for is ours to choose, as long as the weights (A) agree: lane t's A
-// values are its quarter of the group, and pair_of below says which two values each register
-// holds. Only lanes 8r..8r+7 carry x row r, so the fragments are kept per x row: [row][group]
-// [step][8 lanes] uint2 (a run of groups of one row is one contiguous block, which the streamed
-// matvec copies whole); then per group and x row a float4 (sum of x, sum of the prepared values,
-// 2^e, 0).
-
-// Values e0, e1 of a lane's quarter in register pair j, and the factor A carries on them (the
-// high nibble of a byte is taken in place: 1024 + 16q).
-template <int Bits>
-__device__ __forceinline__ void pair_elements(int j, int& e0, int& e1, float& factor) {
-  if constexpr (Bits == 4) {
-    const int word = j >> 2, k = j & 3;  // k: (v0,v4) (16v1,16v5) (v2,v6) (16v3,16v7)
-    e0 = 8 * word + (k >> 1) * 2 + (k & 1), e1 = e0 + 4;
-    factor = (k & 1) ? 16.0f : 1.0f;
-  } else {
-    const int word = j >> 1, k = j & 1;  // (v0,v2) (v1,v3)
-    e0 = 4 * word + k, e1 = e0 + 2;
-    factor = 1.0f;
-  }
-}
-
-// Register pair j of a lane's quarter (`words`), as f16x2 of 1024 + factor * q.
-template <int Bits>
-__device__ __forceinline__ uint32_t pair_of(const uint32_t* words, int j) {
-  if constexpr (Bits == 4) {
-    const uint32_t w = words[j >> 2];
-    const int k = j & 3;
-    return (((k >> 1) ? w >> 8 : w) & ((k & 1) ? 0x00F000F0u : 0x000F000Fu)) | 0x64006400u;
-  } else {
-    const uint32_t w = words[j >> 1];
-    return (((j & 1) ? w >> 8 : w) & 0x00FF00FFu) | 0x64006400u;
-  }
-}
-
-// One warp: group g of x row r (its GS values at xg, global or shared memory) into frags/info.
-template <int Bits, int GS>
-__device__ __forceinline__ void prepare_group(const float* xg, int r, int64_t g, int64_t groups, uint2* frags,
-                                              float4* info) {
-  constexpr int kSteps = GS / 16;
-  const int lane = threadIdx.x & 31;
-  float largest = 0, sum = 0;
-  for (int i = lane; i < GS; i += 32) {
-    largest = fmaxf(largest, fabsf(xg[i]));
-    sum += xg[i];
-  }
-  largest = warp_max(largest);
-  sum = warp_sum(sum);
-  // x * 2^-e stays below 2^13: (1024 + 16 * 15) * 2^13 sums of 128 stay far inside f32 and f16
-  const int e = largest > 0 ? ilogbf(largest) - 12 : 0;
-  const float down = ldexpf(1.0f, -e);
-  float prepared_sum = 0;
-  for (int o = lane; o < kSteps * 8; o += 32) {
-    const int s = o >> 3, column = (o >> 2) & 1, t = o & 3;
-    uint32_t regs[2];
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      int e0, e1;
-      float factor;
-      pair_elements<Bits>(2 * s + h, e0, e1, factor);
-      const float a = xg[t * (GS / 4) + e0] * down / factor, b = xg[t * (GS / 4) + e1] * down / factor;
-      const __half2 high = __floats2half2_rn(a, b);
-      float pa = __low2float(high), pb = __high2float(high);
-      if (column == 1) {
-        const __half2 rest = __floats2half2_rn(a - pa, b - pb);
-        pa = __low2float(rest), pb = __high2float(rest);
-      }
-      prepared_sum += pa + pb;
-      regs[h] = pack_half2(pa, pb);
-    }
-    frags[((r * groups + g) * kSteps + s) * 8 + (o & 7)] = make_uint2(regs[0], regs[1]);
-  }
-  prepared_sum = warp_sum(prepared_sum);
-  if (lane == 0) info[g * kMaxXRows + r] = make_float4(sum, prepared_sum, ldexpf(1.0f, e), 0);
-}
-
-// Where the prepared form of an x of `cols` lies in a scratch.
-struct Prepared {
-  uint2* frags;
-  float4* info;
-};
-Prepared prepared_in(void* scratch, int64_t cols) {
-  return {static_cast<uint2*>(scratch),
-          reinterpret_cast<float4*>(static_cast<std::byte*>(scratch) + size_t(cols / 16) * 32 * sizeof(uint2))};
 }
 
 // One warp per (group, x row).
@@ -244,55 +145,6 @@ __global__ void swiglu_prepare_kernel(const float* gate, const float* up, int64_
   prepare_group<Bits, GS>(values[warp], r, g, cols / GS, to.frags, to.info);
 }
 
-template <class ScaleT>
-__device__ __forceinline__ float to_float(ScaleT v) {
-  if constexpr (sizeof(ScaleT) == 4) return v;
-  else if constexpr (std::is_same_v<ScaleT, __half>) return __half2float(v);
-  else return __bfloat162float(v);
-}
-
-// acc[h] (row g, then row g + 8 of the lane's pair) += one group's product, through the tensor
-// cores: `words` the lane's quarters of both rows, xb the x fragments, `in` the group's info.
-template <int Bits, int GS, class ScaleT>
-__device__ __forceinline__ void add_group_product(const uint32_t* words, const uint2* xb, float4 in,
-                                                  const ScaleT* scale, const ScaleT* bias, float (&acc)[2]) {
-  constexpr int kRowWords = GS * Bits / 128;
-  float c[4] = {0, 0, 0, 0};
-#pragma unroll
-  for (int s = 0; s < GS / 16; ++s) {
-    const uint32_t a[4] = {pair_of<Bits>(words, 2 * s), pair_of<Bits>(words + kRowWords, 2 * s),
-                           pair_of<Bits>(words, 2 * s + 1), pair_of<Bits>(words + kRowWords, 2 * s + 1)};
-    mma_16816(c, a, xb[s].x, xb[s].y);
-  }
-#pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    const float dot = fmaf(-1024.0f, in.y, c[2 * h] + c[2 * h + 1]);
-    acc[h] = fmaf(to_float(scale[h]) * in.z, dot, fmaf(to_float(bias[h]), in.x, acc[h]));
-  }
-}
-
-template <int Bytes>
-__device__ __forceinline__ void load_words(const std::byte* p, uint32_t* words) {
-  if constexpr (Bytes == 8) {
-    const uint2 v = __ldg(reinterpret_cast<const uint2*>(p));
-    words[0] = v.x, words[1] = v.y;
-  } else {
-#pragma unroll
-    for (int i = 0; i < Bytes / 16; ++i) {
-      const uint4 v = __ldg(reinterpret_cast<const uint4*>(p) + i);
-      words[4 * i] = v.x, words[4 * i + 1] = v.y, words[4 * i + 2] = v.z, words[4 * i + 3] = v.w;
-    }
-  }
-}
-
-// Up to kMaxJobLayers layers of one input (q/k/v, gate/up) in one launch; blocks are dealt out
-// over the layers' tiles in order.
-struct TiledJob {
-  PackedMatrix m[kMaxJobLayers];
-  float* y[kMaxJobLayers];
-  int64_t first_tile[kMaxJobLayers + 1];
-  int count = 0;
-};
 
 // Wide layers (more than 4096 inputs) keep twice the groups in flight per warp: their blocks are
 // few (rows / 16) and each walks a long row (measured on an H100: down 22 -> 18 us; narrow
@@ -421,104 +273,14 @@ __global__ void __launch_bounds__(kWarps * 32, Wide || kTiles > 1 ? 2 : 3) tiled
 // busy, against 44-67% for tiled_matvec_kernel; in a decode step at 20-300 MB a product (the 8B's
 // gate/up, down and head) it is ~5% faster, and below that slower (the producer's start-up is
 // not hidden by so few stages), so smaller products keep the tiled kernel.
-constexpr int kBand = 2;  // tiles a stage carries (each x fragment read serves both)
-constexpr int kProducerWarp = kWarps;
-constexpr int kMaxSlots = 32;
-// The ring: 160 KiB leaves room on the SM for the short kernels launched beside it (8B decode:
-// 120 KiB as fast, 200 KiB 7% slower).
-constexpr int kRingBytes = 160 * 1024;
 
-template <int Bits, int GS, class ScaleT>
-struct Stage {
-  static constexpr int kGroupBytes = kTileRows * GS * Bits / 8;             // one tile's group
-  static constexpr int kGroupScaleBytes = kTileRows * int(sizeof(ScaleT));  // its scales (and biases)
-  static constexpr int kGroupXBytes = GS / 16 * 8 * int(sizeof(uint2));  // one x row's fragments of a group
-  // Groups a stage carries: 32 KiB of weights (the producer warp's own work per stage bounds a
-  // block: with 16 KiB stages large layers kept the DRAM under half busy), and no more than two
-  // slots of kMaxXRows rows fill the ring.
-  static constexpr int kGroups =
-      std::min(32768 / (kBand * kGroupBytes),
-               kRingBytes / 2 /
-                   (kBand * (kGroupBytes + 2 * kGroupScaleBytes) + kMaxXRows * (kGroupXBytes + int(sizeof(float4)))));
-  static constexpr int kWeightBytes = kBand * kGroups * kGroupBytes;
-  static constexpr int kScaleBytes = kBand * kGroups * kGroupScaleBytes;
-  static constexpr int kXAt = kWeightBytes + 2 * kScaleBytes;
-  static constexpr int kInfoBytes = kGroups * kMaxXRows * int(sizeof(float4));
-  static constexpr int bytes(int x_rows) { return kXAt + x_rows * kGroups * kGroupXBytes + kInfoBytes; }
-  static_assert(2 * bytes(kMaxXRows) <= kRingBytes, "a ring holds two stages: one landing while one is read");
-};
-
-// The fields of layer `layer` of a job, in registers (a kernel parameter indexed at run time goes
-// to local memory).
-struct JobLayer {
-  const std::byte* weight;
-  const std::byte* scales;
-  const std::byte* biases;
-  size_t tile_stride, scale_stride;
-  int64_t rows, first_tile;
-  float* y;
-};
-__device__ __forceinline__ JobLayer job_layer(const TiledJob& job, int layer) {
-  JobLayer l{};
-#pragma unroll
-  for (int k = 0; k < kMaxJobLayers; ++k)
-    if (k == layer)
-      l = {job.m[k].weight, job.m[k].scales, job.m[k].biases, job.m[k].weight_stride, job.m[k].scale_stride,
-           job.m[k].rows, job.first_tile[k], job.y[k]};
-  return l;
-}
-__device__ __forceinline__ int layer_of(const TiledJob& job, int64_t tile) {
-  int layer = 0;
-#pragma unroll
-  for (int k = 1; k < kMaxJobLayers; ++k)
-    if (k < job.count && tile >= job.first_tile[k]) layer = k;
-  return layer;
-}
-
-// The stages of a block's tiles [tile, end), in order: bands of up to kBand tiles of one layer,
-// each walked over its groups a stage's worth at a time. Every block starts its bands at a group of
-// its own: all 132 walking x from group 0 together would ask the same few L2 lines at once. Kept
-// cheap: the producer runs it once per stage in a single warp, and its speed bounds the block's.
-struct StageCursor {
-  int64_t tile, end;
-  int groups, stage_groups, stages, first_g0, band = 0, step = 0, g0 = 0;
-  JobLayer layer{};
-  int64_t local = 0;  // the band's first tile within its layer
-  __device__ StageCursor(const TiledJob& job, int64_t begin, int64_t end, int groups, int stage_groups)
-      : tile(begin), end(end), groups(groups), stage_groups(stage_groups),
-        stages((groups + stage_groups - 1) / stage_groups), first_g0(int(blockIdx.x % unsigned(stages)) * stage_groups) {
-    start_band(job);
-  }
-  __device__ bool valid() const { return tile < end; }
-  __device__ int count() const { return min(stage_groups, groups - g0); }
-  __device__ bool ends_band() const { return step == stages - 1; }
-  __device__ void next(const TiledJob& job) {
-    g0 += stage_groups;
-    if (g0 >= groups) g0 = 0;
-    if (++step == stages) {
-      tile += band;
-      start_band(job);
-    }
-  }
-  __device__ void start_band(const TiledJob& job) {
-    step = 0;
-    g0 = first_g0;
-    if (tile >= end) return;
-    const int index = layer_of(job, tile);
-    layer = job_layer(job, index);
-    local = tile - layer.first_tile;
-    band = tile + 1 < end && layer_of(job, tile + 1) == index ? kBand : 1;
-  }
-};
 
 template <int Bits, int GS, class ScaleT>
 __global__ void __launch_bounds__((kWarps + 1) * 32, 1)
     streamed_matvec_kernel(TiledJob job, const uint2* frags, const float4* info, int x_rows, bool accumulate,
                            int slots) {
   using S = Stage<Bits, GS, ScaleT>;
-  constexpr int kQuarterBytes = GS * Bits / 32, kLaneBytes = 2 * kQuarterBytes, kRowWords = kQuarterBytes / 4;
   constexpr int kSteps = GS / 16;
-  constexpr int kScalePair = 2 * int(sizeof(ScaleT));
   extern __shared__ __align__(128) std::byte ring[];
   __shared__ uint64_t landed[kMaxSlots], freed[kMaxSlots];
   __shared__ float partial[kWarps][kMaxXRows][kBand * kTileRows];
@@ -543,25 +305,11 @@ __global__ void __launch_bounds__((kWarps + 1) * 32, 1)
       std::byte* to = ring + size_t(slot) * slot_bytes;
       uint64_t* done = &landed[slot];
       const int count = c.count();
-      if (weights && lane == 0)
-        barrier_expect_bytes(done, uint32_t(c.band * count * (S::kGroupBytes + 2 * S::kGroupScaleBytes)));
+      if (weights && lane == 0) barrier_expect_bytes(done, stage_weight_bytes<Bits, GS, ScaleT>(c));
       if (activations && lane == 8)
         barrier_expect_bytes(done, uint32_t(x_rows * count * S::kGroupXBytes + count * kMaxXRows * sizeof(float4)));
       __syncwarp();
-      if (weights && lane < 3 * c.band) {
-        const int k = lane / 3, part = lane % 3;
-        const int64_t tile = c.local + k;
-        if (part == 0) {
-          bulk_copy(to + k * S::kGroups * S::kGroupBytes,
-                    c.layer.weight + size_t(tile) * c.layer.tile_stride + size_t(c.g0) * S::kGroupBytes,
-                    uint32_t(count * S::kGroupBytes), done);
-        } else {
-          const std::byte* from = part == 1 ? c.layer.scales : c.layer.biases;
-          bulk_copy(to + S::kWeightBytes + (part - 1) * S::kScaleBytes + k * S::kGroups * S::kGroupScaleBytes,
-                    from + size_t(tile) * c.layer.scale_stride + size_t(c.g0) * S::kGroupScaleBytes,
-                    uint32_t(count * S::kGroupScaleBytes), done);
-        }
-      }
+      if (weights) copy_stage_weights<Bits, GS, ScaleT>(c, to, done, lane);
       if (activations && lane >= 8 && lane < 8 + x_rows) {
         const int r = lane - 8;
         bulk_copy(to + S::kXAt + r * S::kGroups * S::kGroupXBytes, frags + (size_t(r) * groups + c.g0) * kSteps * 8,
@@ -598,45 +346,10 @@ __global__ void __launch_bounds__((kWarps + 1) * 32, 1)
   for (int slot = 0, parity = 0; c.valid(); c.next(job)) {
     const std::byte* at = ring + size_t(slot) * slot_bytes;
     barrier_wait(&landed[slot], parity);
-    for (int j = warp; j < c.count(); j += kWarps) {
-      uint2 xb[kSteps];
-      const uint2* x = reinterpret_cast<const uint2*>(at + S::kXAt) +
-                       ((size_t(lane >> 3) * S::kGroups + j) * kSteps) * 8 + (lane & 7);
-#pragma unroll
-      for (int s = 0; s < kSteps; ++s) xb[s] = supplies_x ? x[s * 8] : make_uint2(0, 0);
-      const float4 in = reinterpret_cast<const float4*>(at + S::kXAt + x_rows * S::kGroups * S::kGroupXBytes)
-          [j * kMaxXRows + x_row];
-#pragma unroll
-      for (int k = 0; k < kBand; ++k) {
-        if (k >= c.band) break;
-        uint32_t words[2 * kRowWords];
-        const std::byte* w = at + (k * S::kGroups + j) * S::kGroupBytes + lane * kLaneBytes;
-        if constexpr (kLaneBytes == 8) {
-          const uint2 v = *reinterpret_cast<const uint2*>(w);
-          words[0] = v.x, words[1] = v.y;
-        } else {
-#pragma unroll
-          for (int i = 0; i < kLaneBytes / 16; ++i) {
-            const uint4 v = reinterpret_cast<const uint4*>(w)[i];
-            words[4 * i] = v.x, words[4 * i + 1] = v.y, words[4 * i + 2] = v.z, words[4 * i + 3] = v.w;
-          }
-        }
-        const int pair_at = (k * S::kGroups + j) * S::kGroupScaleBytes + g * kScalePair;
-        ScaleT scale[2], bias[2];
-        if constexpr (sizeof(ScaleT) == 2) {
-          const uint32_t sv = *reinterpret_cast<const uint32_t*>(at + S::kWeightBytes + pair_at);
-          const uint32_t bv = *reinterpret_cast<const uint32_t*>(at + S::kWeightBytes + S::kScaleBytes + pair_at);
-          memcpy(scale, &sv, 4);
-          memcpy(bias, &bv, 4);
-        } else {
-          const float2 sv = *reinterpret_cast<const float2*>(at + S::kWeightBytes + pair_at);
-          const float2 bv = *reinterpret_cast<const float2*>(at + S::kWeightBytes + S::kScaleBytes + pair_at);
-          memcpy(scale, &sv, 8);
-          memcpy(bias, &bv, 8);
-        }
-        add_group_product<Bits, GS>(words, xb, in, scale, bias, acc[k]);
-      }
-    }
+    consume_stage<Bits, GS, ScaleT>(
+        at, c, supplies_x,
+        reinterpret_cast<const uint2*>(at + S::kXAt) + size_t(lane >> 3) * S::kGroups * kSteps * 8 + (lane & 7),
+        reinterpret_cast<const float4*>(at + S::kXAt + x_rows * S::kGroups * S::kGroupXBytes) + x_row, kMaxXRows, acc);
     __syncwarp();
     if (lane == 0) barrier_arrive(&freed[slot]);
     if (++slot == slots) slot = 0, parity ^= 1;
@@ -696,27 +409,6 @@ __global__ void dequantize_tiled_kernel(PackedMatrix m, const int32_t* ids, int6
   }
 }
 
-// Calls fn.template operator()<Bits, GS>() for a tiled format.
-template <class Fn>
-void dispatch_prepared(int bits, int group_size, Fn&& fn) {
-  auto with_group = [&]<int Bits>() {
-    if (group_size == 32) fn.template operator()<Bits, 32>();
-    else if (group_size == 64) fn.template operator()<Bits, 64>();
-    else fn.template operator()<Bits, 128>();
-  };
-  if (bits == 4) with_group.template operator()<4>();
-  else with_group.template operator()<8>();
-}
-
-// ... and <Bits, GS, ScaleT> for a tiled layer.
-template <class Fn>
-void dispatch_tiled(const PackedMatrix& w, Fn&& fn) {
-  dispatch_prepared(w.bits, w.group_size, [&]<int Bits, int GS>() {
-    if (w.scale_format == ScaleFormat::bf16) fn.template operator()<Bits, GS, __nv_bfloat16>();
-    else if (w.scale_format == ScaleFormat::f16) fn.template operator()<Bits, GS, __half>();
-    else fn.template operator()<Bits, GS, float>();
-  });
-}
 
 size_t streamed_min_bytes = kStreamedMinBytes;
 

@@ -14,6 +14,8 @@ namespace cg = cooperative_groups;
 
 __device__ unsigned long long arrivals = 0;
 __device__ unsigned count = 0, generation = 0, flag = 0;
+constexpr int kShards = 8;
+__device__ unsigned long long shards[kShards * 16];  // one 128-byte line each
 
 __device__ __forceinline__ unsigned long long load_acquire(const unsigned long long* p) {
   unsigned long long v;
@@ -27,10 +29,16 @@ __device__ __forceinline__ unsigned load_acquire32(const unsigned* p) {
 }
 
 // kind 0: release add + acquire polling of a never-reset count; 1: fence, atomic, last resets
-// and bumps a generation; 2: cooperative groups; 3: block 0 signals, the others wait.
+// and bumps a generation; 2: cooperative groups; 3: block 0 signals, the others wait; 4: the count
+// sharded over 8 lines (a block adds to one, polls all 8 with one lane each); 5: every block
+// adds, block 0 alone polls the count and then releases a flag the others poll.
 __global__ void barriers(int kind, int n, float* sink) {
   __shared__ unsigned long long target;
   if (threadIdx.x == 0) target = load_acquire(&arrivals) / gridDim.x * gridDim.x;
+  // shard s receives the blocks b with b % kShards == s
+  const int shard = blockIdx.x % kShards;
+  const unsigned shard_blocks = threadIdx.x < kShards ? (gridDim.x - threadIdx.x + kShards - 1) / kShards : 0;
+  unsigned long long shard_target = threadIdx.x < kShards ? load_acquire(&shards[threadIdx.x * 16]) / shard_blocks * shard_blocks : 0;
   __syncthreads();
   float v = threadIdx.x;
   for (int i = 0; i < n; ++i) {
@@ -40,8 +48,29 @@ __global__ void barriers(int kind, int n, float* sink) {
       continue;
     }
     __syncthreads();
+    if (kind == 4) {
+      if (threadIdx.x == 0) asm volatile("red.release.gpu.global.add.u64 [%0], 1;" ::"l"(&shards[shard * 16]) : "memory");
+      if (threadIdx.x < kShards) {
+        shard_target += shard_blocks;
+        while (load_acquire(&shards[threadIdx.x * 16]) < shard_target) {
+        }
+      }
+      __syncthreads();
+      continue;
+    }
     if (threadIdx.x == 0) {
-      if (kind == 0) {
+      if (kind == 5) {
+        target += gridDim.x;
+        asm volatile("red.release.gpu.global.add.u64 [%0], 1;" ::"l"(&arrivals) : "memory");
+        if (blockIdx.x == 0) {
+          while (load_acquire(&arrivals) < target) {
+          }
+          asm volatile("st.release.gpu.global.u32 [%0], %1;" ::"l"(&flag), "r"(unsigned(i + 1)) : "memory");
+        } else {
+          while (load_acquire32(&flag) < unsigned(i + 1)) {
+          }
+        }
+      } else if (kind == 0) {
         target += gridDim.x;
         asm volatile("red.release.gpu.global.add.u64 [%0], 1;" ::"l"(&arrivals) : "memory");
         while (load_acquire(&arrivals) < target) {
@@ -78,10 +107,11 @@ int main() {
   float* sink;
   cudaMalloc(&sink, 4);
   const int n = 2000;
-  const char* names[] = {"release/acquire count", "fence + reset count", "cooperative groups grid.sync", "one-way hand-off"};
-  for (int kind = 0; kind < 4; ++kind) {
+  const char* names[] = {"release/acquire count", "fence + reset count", "cooperative groups grid.sync", "one-way hand-off",
+                         "count sharded over 8 lines", "count, block 0 releases a flag"};
+  for (int kind = 0; kind < 6; ++kind) {
     for (int rep = 0; rep < 3; ++rep) {
-      if (kind == 3) {
+      if (kind == 3 || kind == 5) {
         unsigned zero = 0;
         cudaMemcpyToSymbol(flag, &zero, 4);
       }

@@ -18,14 +18,12 @@ Generator::Generator(model::Transformer& model, backend::Backend& backend, int64
   if (!model.has_embedding() || !model.has_head())
     throw Error(Errc::internal, "a Generator needs every layer of the model");
   hidden_ = backend_.alloc(prefill_chunk_, model.hidden_size());
-  last_ = backend_.alloc(1, model.hidden_size());
   logits_ = backend_.alloc(1, model.vocab_size());
   host_logits_.resize(model.vocab_size());
 }
 
 Generator::~Generator() {
   backend_.free(hidden_);
-  backend_.free(last_);
   backend_.free(logits_);
 }
 
@@ -35,13 +33,10 @@ bool Generator::step(std::span<const int32_t> tokens, const Heartbeat& heartbeat
     const size_t n = std::min<size_t>(prefill_chunk_, tokens.size() - done);
     backend::Tensor hidden = hidden_.rows_view(0, static_cast<int64_t>(n));
     model_.embed(tokens.subspan(done, n), hidden);
-    model_.forward(hidden, *cache_, cache_->length());
+    const bool last_chunk = done + n == tokens.size();
+    model_.forward(hidden, *cache_, cache_->length(), last_chunk ? &logits_ : nullptr);
     done += n;
-    if (done == tokens.size()) {
-      backend_.copy_rows(hidden, static_cast<int64_t>(n) - 1, last_, 0, 1);
-      model_.head(last_, logits_);
-      logits_on_host_ = false;
-    }
+    if (last_chunk) logits_on_host_ = false;
   }
   return true;
 }

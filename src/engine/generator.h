@@ -61,7 +61,7 @@ class Generator {
   backend::Backend& backend_;
   int64_t prefill_chunk_;
   std::unique_ptr<model::KvCache> cache_;
-  backend::Tensor hidden_, last_, logits_;
+  backend::Tensor hidden_, logits_;
   std::vector<float> host_logits_;
   bool logits_on_host_ = false;  // host_logits_ holds the last step's logits
 };

@@ -170,7 +170,7 @@ void Transformer::embed(std::span<const int32_t> tokens, Tensor& hidden) {
   backend_.embed(embedding_, tokens, hidden);
 }
 
-void Transformer::forward(Tensor& hidden, KvCache& cache, int64_t first_position) {
+void Transformer::forward(Tensor& hidden, KvCache& cache, int64_t first_position, Tensor* logits) {
   const int64_t rows = hidden.rows;
   cache.reserve(first_position + rows);
   workspace_->reserve(rows, config_, config_.num_attention_heads * config_.head_dim,
@@ -183,17 +183,24 @@ void Transformer::forward(Tensor& hidden, KvCache& cache, int64_t first_position
   if (rows == 1) {
     // A decode step: the backend may record it once and replay it, as long as the buffers it
     // touches stay the same (the key names them) and the frequencies do not move with the length.
+    // The head goes in it too: one recording from the first layer to the logits.
+    auto step = [&] {
+      layers();
+      if (logits) head(hidden, *logits);
+    };
     uint64_t key = 0;
     if (!rope_.varies_with_length()) {
       const uint64_t parts[] = {uint64_t(reinterpret_cast<uintptr_t>(hidden.data)),
                                 uint64_t(reinterpret_cast<uintptr_t>(cache.layer(0).keys.data)),
+                                uint64_t(reinterpret_cast<uintptr_t>(logits ? logits->data : nullptr)),
                                 workspace_->generation};
       key = 1469598103934665603ull;
       for (uint64_t part : parts) key = (key ^ part) * 1099511628211ull;
     }
-    backend_.run_step(key, first_position, layers);
+    backend_.run_step(key, first_position, step);
   } else {
     layers();
+    if (logits) head(hidden.rows_view(rows - 1, 1), *logits);
   }
   cache.set_length(first_position + rows);
 }

@@ -53,8 +53,10 @@ class Transformer {
   // Token IDs -> hidden states [tokens, hidden]. First stage only.
   void embed(std::span<const int32_t> tokens, backend::Tensor& hidden);
   // Runs this stage's layers on `hidden` in place; its rows are positions first_position...
-  // The cache must hold first_position entries already and room for hidden.rows more.
-  void forward(backend::Tensor& hidden, KvCache& cache, int64_t first_position);
+  // The cache must hold first_position entries already and room for hidden.rows more. With
+  // `logits` (last stage only), the head follows on hidden's last row, within the same decode
+  // step when hidden is one row (a backend that records the step records the head with it).
+  void forward(backend::Tensor& hidden, KvCache& cache, int64_t first_position, backend::Tensor* logits = nullptr);
   // Final norm and output head: hidden [n, hidden] -> logits [n, vocab]. Last stage only.
   void head(const backend::Tensor& hidden, backend::Tensor& logits);
 

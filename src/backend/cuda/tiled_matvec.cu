@@ -31,6 +31,11 @@
 namespace salut::backend::cuda {
 namespace {
 
+SALUT_HOST_DEVICE inline int scale_bytes(ScaleFormat f) { return f == ScaleFormat::f32 ? 4 : 2; }
+
+// The weight bytes of one (tile, group) block: 16 rows' worth.
+SALUT_HOST_DEVICE inline size_t block_bytes(int bits, int group_size) { return size_t(kTileRows) * group_size * bits / 8; }
+
 // Where quarter `t` of row `row`'s group `g` lies (a quarter: the group's values
 // [t * gs/4, (t+1) * gs/4), the share of one lane), and its scale and bias.
 struct ChunkAddress {
@@ -145,6 +150,20 @@ __global__ void swiglu_prepare_kernel(const float* gate, const float* up, int64_
   prepare_group<Bits, GS>(values[warp], r, g, cols / GS, to.frags, to.info);
 }
 
+
+template <int Bytes>
+__device__ __forceinline__ void load_words(const std::byte* p, uint32_t* words) {
+  if constexpr (Bytes == 8) {
+    const uint2 v = __ldg(reinterpret_cast<const uint2*>(p));
+    words[0] = v.x, words[1] = v.y;
+  } else {
+#pragma unroll
+    for (int i = 0; i < Bytes / 16; ++i) {
+      const uint4 v = __ldg(reinterpret_cast<const uint4*>(p) + i);
+      words[4 * i] = v.x, words[4 * i + 1] = v.y, words[4 * i + 2] = v.z, words[4 * i + 3] = v.w;
+    }
+  }
+}
 
 // Wide layers (more than 4096 inputs) keep twice the groups in flight per warp: their blocks are
 // few (rows / 16) and each walks a long row (measured on an H100: down 22 -> 18 us; narrow
@@ -273,7 +292,6 @@ __global__ void __launch_bounds__(kWarps * 32, Wide || kTiles > 1 ? 2 : 3) tiled
 // busy, against 44-67% for tiled_matvec_kernel; in a decode step at 20-300 MB a product (the 8B's
 // gate/up, down and head) it is ~5% faster, and below that slower (the producer's start-up is
 // not hidden by so few stages), so smaller products keep the tiled kernel.
-
 
 template <int Bits, int GS, class ScaleT>
 __global__ void __launch_bounds__((kWarps + 1) * 32, 1)

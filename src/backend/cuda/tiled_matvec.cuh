@@ -24,11 +24,6 @@ constexpr int kWarps = 16;       // a block: one tile, its groups dealt out over
 constexpr int kMaxXRows = int(kTiledRowsPerPass);
 constexpr int kMaxJobLayers = 3;
 
-SALUT_HOST_DEVICE inline int scale_bytes(ScaleFormat f) { return f == ScaleFormat::f32 ? 4 : 2; }
-
-// The weight bytes of one (tile, group) block: 16 rows' worth.
-SALUT_HOST_DEVICE inline size_t block_bytes(int bits, int group_size) { return size_t(kTileRows) * group_size * bits / 8; }
-
 // ---- activations prepared as mma B fragments ----
 //
 // Lane L = g*4 + t of an mma supplies B column g (x row g/2, its high part when g is even, the
@@ -147,20 +142,6 @@ __device__ __forceinline__ void add_group_product(const uint32_t* words, const u
   }
 }
 
-template <int Bytes>
-__device__ __forceinline__ void load_words(const std::byte* p, uint32_t* words) {
-  if constexpr (Bytes == 8) {
-    const uint2 v = __ldg(reinterpret_cast<const uint2*>(p));
-    words[0] = v.x, words[1] = v.y;
-  } else {
-#pragma unroll
-    for (int i = 0; i < Bytes / 16; ++i) {
-      const uint4 v = __ldg(reinterpret_cast<const uint4*>(p) + i);
-      words[4 * i] = v.x, words[4 * i + 1] = v.y, words[4 * i + 2] = v.z, words[4 * i + 3] = v.w;
-    }
-  }
-}
-
 // Up to kMaxJobLayers layers of one input (q/k/v, gate/up) in one launch; blocks are dealt out
 // over the layers' tiles in order.
 struct TiledJob {
@@ -169,6 +150,8 @@ struct TiledJob {
   int64_t first_tile[kMaxJobLayers + 1];
   int count = 0;
 };
+
+// ---- the streamed matvec's stages (tiled_matvec.cu says how the kernel works) ----
 
 constexpr int kBand = 2;  // tiles a stage carries (each x fragment read serves both)
 constexpr int kProducerWarp = kWarps;

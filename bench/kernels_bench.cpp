@@ -17,6 +17,7 @@
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/ops.h"
 #include "backend/cpu/thread_pool.h"
+#include "backend/token_draw.h"
 
 namespace cpu = salut::backend::cpu;
 
@@ -166,6 +167,31 @@ void DecodeAttention(benchmark::State& state) {
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(2 * per_layer * sizeof(float)));
 }
 
+// One sampled token from Llama 3's 128256 logits (backend/token_draw.h) with each table's exp:
+// a draw's cost per token next to the decode step it follows. Filters: 0 none (temperature 0.7),
+// 1 top_p 0.9, 2 top_k 40 + top_p 0.95 + min_p 0.05 (temperature 0.8).
+void Draw(benchmark::State& state) {
+  const cpu::Kernels* k = table(int(state.range(0)));
+  if (!k) return state.SkipWithError("kernel table not runnable here");
+  std::vector<float> logits(128256), work, scratch;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> logit(0.0f, 3.0f);
+  for (auto& v : logits) v = logit(rng);
+  salut::backend::TokenDraw draw;
+  draw.temperature = 0.7f;
+  if (state.range(1) == 1) draw.top_p = 0.9f;
+  if (state.range(1) == 2) draw.temperature = 0.8f, draw.top_k = 40, draw.top_p = 0.95f, draw.min_p = 0.05f;
+  std::uniform_real_distribution<double> uniform(0, 1);
+  for (auto _ : state) {
+    state.PauseTiming();
+    work = logits;
+    draw.uniform = uniform(rng);
+    state.ResumeTiming();
+    benchmark::DoNotOptimize(salut::backend::draw_token(work, draw, scratch, k->exp_shifted));
+  }
+  state.SetLabel(k->name);
+}
+
 // The reference: a streaming read of the same working set (four independent sums).
 void Read(benchmark::State& state) {
   std::vector<uint64_t> a(kWorkingSetBytes / 8);
@@ -201,6 +227,8 @@ BENCHMARK(DecodeAttention)
     ->Args({1, 4096, 0, 0})
     ->Args({1, 4096, 0, 1})
     ->UseRealTime();
+// table, filters
+BENCHMARK(Draw)->ArgNames({"table", "filters"})->ArgsProduct({{0, 1}, {0, 1, 2}})->Unit(benchmark::kMicrosecond);
 // table (0 scalar, 1 avx2, 2 avx512), rows, cols, bits, group
 BENCHMARK(Matvec)
     ->ArgNames({"table", "rows", "cols", "bits", "group"})

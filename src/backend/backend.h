@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "backend/token_draw.h"
+
 namespace salut::weights {
 struct LinearView;
 struct TensorView;
@@ -91,6 +93,16 @@ class Backend {
     std::vector<float> host(size_t(row.cols));
     read_rows(row, 0, 1, host.data());
     return int32_t(std::max_element(host.begin(), host.end()) - host.begin());
+  }
+  // One token drawn from a one-row tensor of logits as `draw` says (token_draw.h), the row
+  // adjusted in place; only the token comes back. This default draws on a host copy and writes
+  // the adjusted row back.
+  virtual int32_t draw(Tensor& row, const TokenDraw& draw) {
+    std::vector<float> host(size_t(row.cols)), scratch;
+    read_rows(row, 0, 1, host.data());
+    const int32_t token = draw_token(host, draw, scratch);
+    if (!draw.adjustments.empty()) write_rows(row, 0, host.data(), 1);
+    return token;
   }
   // Frees the scratch memory the calling thread holds for this kind of backend (call it on the
   // thread that ran the ops, when unloading).

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "core/error.h"
 
@@ -67,8 +68,12 @@ GenerationStats Generator::generate(std::span<const int32_t> prompt, Sampler& sa
   start = Clock::now();
   for (int64_t i = 0; i < max_tokens; ++i) {
     int32_t token;
+    std::optional<backend::TokenDraw> draw;
     if (!mask && sampler.is_argmax()) {
       token = backend_.argmax(logits_);  // only the token comes back
+    } else if (!mask && (draw = sampler.next_draw(history))) {
+      token = backend_.draw(logits_, *draw);  // drawn where the logits are; they stay adjusted there
+      logits_on_host_ = false;
     } else {
       last_logits();
       if (mask) mask(host_logits_);

@@ -54,35 +54,54 @@ Sampler::Sampler(SamplingParams params, int64_t vocab_size)
   params_.validate(vocab_size);
 }
 
-void Sampler::apply_processors(std::span<float> logits, std::span<const int32_t> history) const {
-  for (const auto& [token, bias] : params_.logit_bias) logits[token] += bias;
+// The processors touch few tokens: the biased ones and those of the recent history. Each seen
+// token is penalised once (as mlx-lm's scatter assignment does), the frequency penalty once per
+// occurrence.
+std::vector<backend::LogitAdjustment> Sampler::adjustments(std::span<const int32_t> history) const {
+  std::map<int32_t, backend::LogitAdjustment> touched;
+  for (const auto& [token, bias] : params_.logit_bias) touched[token] = {token, bias, 1.0f, 0.0f};
   const size_t context = std::min(history.size(), static_cast<size_t>(params_.penalty_context_size));
-  auto recent = history.subspan(history.size() - context);
   std::set<int32_t> seen;
-  for (int32_t token : recent)
-    if (token >= 0 && token < vocab_size_) seen.insert(token);
-  if (params_.repetition_penalty != 1.0f) {
-    for (int32_t token : seen) {  // each token once, as mlx-lm's scatter assignment does
-      float& v = logits[token];
-      v = v < 0 ? v * params_.repetition_penalty : v / params_.repetition_penalty;
+  for (int32_t token : history.subspan(history.size() - context)) {
+    if (token < 0 || token >= vocab_size_) continue;
+    backend::LogitAdjustment& a = touched.try_emplace(token, backend::LogitAdjustment{token}).first->second;
+    if (seen.insert(token).second) {
+      a.penalty = params_.repetition_penalty;
+      a.add_after -= params_.presence_penalty;
     }
+    a.add_after -= params_.frequency_penalty;
   }
-  if (params_.presence_penalty != 0.0f)
-    for (int32_t token : seen) logits[token] -= params_.presence_penalty;
-  if (params_.frequency_penalty != 0.0f)
-    for (int32_t token : recent)
-      if (token >= 0 && token < vocab_size_) logits[token] -= params_.frequency_penalty;
+  std::vector<backend::LogitAdjustment> out;
+  for (const auto& [token, a] : touched)
+    if (a.add_before != 0 || a.penalty != 1 || a.add_after != 0) out.push_back(a);
+  return out;
+}
+
+void Sampler::apply_processors(std::span<float> logits, std::span<const int32_t> history) const {
+  backend::adjust_logits(logits, adjustments(history));
+}
+
+std::optional<backend::TokenDraw> Sampler::next_draw(std::span<const int32_t> history) {
+  if (params_.xtc_probability > 0 || (params_.min_p > 0 && params_.min_tokens_to_keep > 1)) return std::nullopt;
+  backend::TokenDraw draw;
+  draw.adjustments = adjustments(history);
+  draw.temperature = params_.temperature;
+  draw.top_p = params_.top_p;
+  draw.min_p = params_.min_p;
+  draw.top_k = params_.top_k;
+  if (params_.temperature > 0) draw.uniform = std::uniform_real_distribution<double>(0, 1)(rng_);
+  return draw;
 }
 
 int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> history) {
+  if (std::optional<backend::TokenDraw> draw = next_draw(history)) return backend::draw_token(logits, *draw, draw_scratch_);
+  // XTC or min_tokens_to_keep: the host's filters, then a categorical draw from softmax(logprobs / temperature)
   if (params_.temperature == 0.0f) {
     apply_processors(logits, history);
     return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
   }
   std::span<float> logprobs = filtered_logprobs(logits, history);
   const int64_t n = vocab_size_;
-
-  // Categorical draw from softmax(logprobs / temperature).
   const float inv_temp = 1.0f / params_.temperature;
   float max_v = kNegInf;
   for (float v : logprobs) max_v = std::max(max_v, v * inv_temp);
@@ -91,7 +110,7 @@ int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> histor
     v = v == kNegInf ? 0.0f : static_cast<float>(std::exp(static_cast<double>(v * inv_temp - max_v)));
     total += v;
   }
-  double target = std::uniform_real_distribution<double>(0, total)(rng_);
+  double target = std::uniform_real_distribution<double>(0, 1)(rng_) * total;
   for (int64_t i = 0; i < n; ++i) {
     target -= logprobs[i];
     if (target < 0) return static_cast<int32_t>(i);

@@ -11,6 +11,8 @@
 #include <span>
 #include <vector>
 
+#include "backend/token_draw.h"
+
 namespace salut::engine {
 
 struct SamplingParams {
@@ -46,6 +48,12 @@ class Sampler {
   // until the next call.
   std::span<float> filtered_logprobs(std::span<float> logits, std::span<const int32_t> history);
 
+  // The next draw as a backend carries it out where the logits are (backend/token_draw.h): the
+  // processors as adjustments of the tokens they touch, the filters, and this draw's random
+  // number (taken from the seeded generator, as sample() takes it). Empty when the parameters
+  // need the host's filters (XTC, min_tokens_to_keep above 1): then call sample().
+  std::optional<backend::TokenDraw> next_draw(std::span<const int32_t> history);
+
   const SamplingParams& params() const { return params_; }
   // Whether a draw is the plain argmax of the logits (temperature 0, no processors): then a
   // backend can pick the token where the logits are, without copying them out.
@@ -56,12 +64,14 @@ class Sampler {
 
  private:
   void apply_processors(std::span<float> logits, std::span<const int32_t> history) const;
+  std::vector<backend::LogitAdjustment> adjustments(std::span<const int32_t> history) const;
 
   SamplingParams params_;
   int64_t vocab_size_;
   std::mt19937_64 rng_;
   std::vector<float> scratch_;
   std::vector<int32_t> order_;
+  std::vector<float> draw_scratch_;
 };
 
 // log-softmax of `logits`, in place.

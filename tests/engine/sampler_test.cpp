@@ -10,9 +10,11 @@
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <vector>
 
 #include "core/error.h"
+#include "backend/token_draw.h"
 #include "engine/sampler.h"
 
 namespace salut::engine {
@@ -68,6 +70,57 @@ TEST(Sampler, ProcessorsAndFiltersAreMlxLms) {
   }
 }
 
+// The draw a backend carries out (backend/token_draw.h) keeps exactly the tokens mlx-lm's
+// filters keep, with softmax(logprobs / temperature) as their weights.
+TEST(Sampler, DrawsKeepWhatMlxLmsFiltersKeep) {
+  std::ifstream in(SALUT_TEST_DATA_DIR "/engine/sampler_goldens.json");
+  ASSERT_TRUE(in) << "missing sampler goldens";
+  const json goldens = json::parse(in);
+  int n = 0, checked = 0;
+  for (const json& c : goldens["cases"]) {
+    const std::string what = c["params"].dump() + " #" + std::to_string(n++);
+    std::vector<float> logits = c["logits"].get<std::vector<float>>();
+    const std::vector<int32_t> history = c["history"].get<std::vector<int32_t>>();
+    for (float temperature : {1.0f, 0.7f}) {
+      SamplingParams p = params_of(c["params"]);
+      p.temperature = temperature;
+      Sampler sampler(p, int64_t(logits.size()));
+      const std::optional<backend::TokenDraw> draw = sampler.next_draw(history);
+      if (!draw) continue;  // XTC, min_tokens_to_keep: the host's filters
+      std::vector<float> adjusted = logits;
+      backend::adjust_logits(adjusted, draw->adjustments);
+      expect_close(c["processed"], adjusted, what + " processed");
+      std::vector<float> weights;
+      const double total = backend::draw_weights(adjusted, *draw, weights);
+      const json& filtered = c["filtered_logprobs"];
+      double expected_total = 0;
+      for (const json& v : filtered)
+        if (!v.is_null()) expected_total += std::exp(double(v.get<float>()) / temperature);
+      for (size_t i = 0; i < weights.size(); ++i) {
+        if (filtered[i].is_null()) {  // dropped (kept tokens may underflow to 0: a logit_bias of -100)
+          ASSERT_EQ(weights[i], 0.0f) << what << " token " << i;
+          continue;
+        }
+        EXPECT_NEAR(weights[i] / total, std::exp(double(filtered[i].get<float>()) / temperature) / expected_total, 1e-5)
+            << what << " token " << i;
+      }
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 10);
+}
+
+// top_k keeps exactly k tokens: of those equal to the k-th largest, the first in index order.
+TEST(Sampler, TopKTrimsTiesInIndexOrder) {
+  const std::vector<float> logits = {1, 3, 2, 2, 0, 2, 3};
+  backend::TokenDraw draw;
+  draw.top_k = 4;
+  std::vector<float> weights;
+  backend::draw_weights(logits, draw, weights);
+  const std::vector<bool> kept = {false, true, true, true, false, false, true};
+  for (size_t i = 0; i < logits.size(); ++i) EXPECT_EQ(weights[i] > 0, kept[i]) << "token " << i;
+}
+
 // A flat distribution over a large vocabulary: top_p needs far more than the first 256 tokens.
 TEST(Sampler, TopPOverALargeFlatVocabularyKeepsTheSmallestSetReachingP) {
   const int64_t n = 20000;
@@ -92,6 +145,11 @@ TEST(Sampler, TopPOverALargeFlatVocabularyKeepsTheSmallestSetReachingP) {
   }
   for (int64_t i = 0; i < n; ++i)
     EXPECT_EQ(std::isinf(kept[size_t(i)]), logits[size_t(i)] < threshold) << "token " << i;
+  backend::TokenDraw draw;
+  draw.top_p = p.top_p;
+  std::vector<float> weights;
+  backend::draw_weights(logits, draw, weights);
+  for (int64_t i = 0; i < n; ++i) EXPECT_EQ(weights[size_t(i)] > 0, logits[size_t(i)] >= threshold) << "token " << i;
 }
 
 TEST(Sampler, ASeedReproducesASample) {

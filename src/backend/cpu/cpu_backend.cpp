@@ -64,6 +64,10 @@ class CpuBackend final : public Backend {
   int32_t argmax(const Tensor& row) override {
     return int32_t(std::max_element(row.data, row.data + row.cols) - row.data);
   }
+  int32_t draw(Tensor& row, const TokenDraw& draw) override {
+    thread_local std::vector<float> scratch;
+    return draw_token({row.data, size_t(row.cols)}, draw, scratch, kernels_.exp_shifted);
+  }
   void release_thread_scratch() override { cpu::release_thread_scratch(); }
 
   LinearWeights load_linear(const weights::LinearView& view) override {

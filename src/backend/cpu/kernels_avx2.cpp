@@ -273,7 +273,7 @@ void decode(const PackedMatrix& w, const float* prepared, int64_t first, int64_t
 }  // namespace
 
 const Kernels table{"avx2", true, prepare_decode, decode, prepare_gemm, dequantize, gemm,
-                    avx2::rms_norm, avx2::swiglu, avx2::attend};
+                    avx2::rms_norm, avx2::swiglu, avx2::exp_shifted, avx2::attend};
 
 }  // namespace salut::backend::cpu::avx2_linear
 

@@ -100,7 +100,7 @@ struct Isa {
 }  // namespace
 
 const Kernels table{"avx512", false, prepare_matvec, matvec, prepare_gemm, dequantize, gemm,
-                    avx2::rms_norm, avx2::swiglu, avx2::attend};
+                    avx2::rms_norm, avx2::swiglu, avx2::exp_shifted, avx2::attend};
 
 }  // namespace salut::backend::cpu::avx512_linear
 

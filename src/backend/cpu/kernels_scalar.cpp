@@ -111,7 +111,7 @@ float attend(const float* q, const float* keys, const float* values, int64_t str
 
 const Kernels& scalar_kernels() {
   static const Kernels table{"scalar", false, prepare_matvec, matvec, prepare_gemm, dequantize, gemm,
-                             rms_norm, swiglu,         attend};
+                             rms_norm, swiglu,         exp_shifted_scalar, attend};
   return table;
 }
 

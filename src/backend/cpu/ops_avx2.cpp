@@ -28,7 +28,7 @@ float hmax(__m256 v) {
 // e^x to within an ulp or two: e^x = 2^n · e^r with n = round(x / ln 2) and |r| <= ln 2 / 2
 // (ln 2 split in two so r is exact), e^r by its Taylor series to degree 7 (error < 1e-8).
 // Below -87.3 the result is 0; above 88 it saturates at e^88.
-__m256 exp8(__m256 x) {
+[[gnu::always_inline]] inline __m256 exp8(__m256 x) {
   const __m256 underflow = _mm256_cmp_ps(x, _mm256_set1_ps(-87.3f), _CMP_LT_OQ);
   x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.0f));
   const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
@@ -99,6 +99,20 @@ void swiglu(const float* gate, const float* up, int64_t n, float* out) {
     _mm256_storeu_ps(out + i, _mm256_mul_ps(silu, _mm256_loadu_ps(up + i)));
   }
   for (; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+}
+
+double exp_shifted(const float* x, int64_t n, float shift, float scale, float* out) {
+  const __m256 s = _mm256_set1_ps(shift), k = _mm256_set1_ps(scale);
+  __m256 sum = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 e = exp8(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), s), k));
+    _mm256_storeu_ps(out + i, e);
+    sum = _mm256_add_ps(sum, e);
+  }
+  double total = hsum(sum);
+  for (; i < n; ++i) total += out[i] = std::exp((x[i] - shift) * scale);
+  return total;
 }
 
 float attend(const float* q, const float* keys, const float* values, int64_t stride, int64_t visible, int head_dim,

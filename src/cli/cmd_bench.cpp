@@ -53,6 +53,8 @@ void add_bench_command(CLI::App& app) {
     double buffer_gb = 1.0;
     bool json = false;
     std::string device;
+    float temperature = 0, top_p = 1;
+    int top_k = 0;
   };
   auto args = std::make_shared<Args>();
   cmd->add_option("model", args->model, "Model ID (owner/name) or path to a model folder")->required();
@@ -69,6 +71,10 @@ void add_bench_command(CLI::App& app) {
       ->check(CLI::Range(0.01, 64.0));
   cmd->add_option("--device", args->device, "Where the model runs: cpu, cuda, cuda:N or auto (default: the first GPU, if any)")
       ->envname("SALUT_DEVICE");
+  cmd->add_option("--temp", args->temperature, "Sampling temperature of the decode (default 0: greedy)")
+      ->check(CLI::Range(0.0, 100.0));
+  cmd->add_option("--top-p", args->top_p, "Nucleus sampling of the decode (default 1: off)")->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--top-k", args->top_k, "Top-k sampling of the decode (default 0: off)")->check(CLI::NonNegativeNumber);
   cmd->add_flag("--json", args->json, "Print one JSON object instead of a table");
   cmd->callback([args] {
     const auto folder = model_folder(args->model);
@@ -105,10 +111,14 @@ void add_bench_command(CLI::App& app) {
     const uint64_t kv_bytes = uint64_t(model::KvCache::bytes_for(int(config.num_hidden_layers),
                                                                   config.num_key_value_heads * config.head_dim,
                                                                   context, backend->kv_value_bytes()));
-    engine::SamplingParams greedy;
-    greedy.temperature = 0;
+    engine::SamplingParams sampling;
+    sampling.temperature = args->temperature;
+    sampling.top_p = args->top_p;
+    sampling.top_k = args->top_k;
+    sampling.seed = 1;
+    sampling.validate(model.vocab_size());
     auto run = [&](std::span<const int32_t> p, int64_t tokens) {
-      engine::Sampler sampler(greedy, model.vocab_size());
+      engine::Sampler sampler(sampling, model.vocab_size());
       const auto stats = generator.generate(p, sampler, tokens, {}, [](int32_t) { return true; });
       // decode: the steps after the first token (that one comes from the prefill's logits)
       return Result{double(stats.prompt_tokens) / stats.prefill_seconds,
@@ -199,6 +209,7 @@ void add_bench_command(CLI::App& app) {
         {"prompt_tokens", args->prompt},
         {"context", context},
         {"decode_tokens", args->tokens},
+        {"sampling", {{"temperature", args->temperature}, {"top_p", args->top_p}, {"top_k", args->top_k}}},
         {"repeat", args->repeat},
         {"prefill_tok_s", prefill},
         {"decode_tok_s", decode},
@@ -228,7 +239,10 @@ void add_bench_command(CLI::App& app) {
     if (on_gpu) fmt::print("backend        {}\n", backend_name);
     else fmt::print("backend        {} on {}\n", backend_name, cpu_model());
     fmt::print("prefill        {:8.1f} tok/s   ({} tokens)\n", prefill, args->prompt);
-    fmt::print("decode         {:8.2f} tok/s   ({} tokens, batch 1)\n", decode, args->tokens);
+    fmt::print("decode         {:8.2f} tok/s   ({} tokens, batch 1{})\n", decode, args->tokens,
+               args->temperature > 0 ? fmt::format(", temperature {} top_p {} top_k {}", args->temperature, args->top_p,
+                                                   args->top_k)
+                                     : "");
     fmt::print("reads/token    {:8.1f} MB      (weights {:.1f} MB + KV cache {:.1f} MB on average)\n",
                double(bytes_per_token + kv_bytes_per_token) / 1e6, double(bytes_per_token) / 1e6,
                double(kv_bytes_per_token) / 1e6);

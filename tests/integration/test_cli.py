@@ -437,3 +437,18 @@ def test_bench_context_sizes_the_cache_and_refuses_one_too_small(tmp_path, salut
     assert proc.returncode != 0
     line = error_line(proc)
     assert "--context 12" in line and "13" in line
+
+
+def test_bench_decodes_with_sampling_and_refuses_bad_sampling_options(tmp_path, salut_bin):
+    model = REPO_ROOT / "models" / "SmolLM2-135M-Instruct-4bit"
+    base = ["bench", str(model), "--device", "cpu", "--prompt", "8", "--tokens", "4", "--bandwidth-buffer-gb", "0.05"]
+    proc = run_salut(base + ["--temp", "0.8", "--top-p", "0.9", "--top-k", "40", "--json"], clean_env(tmp_path),
+                     timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["sampling"] == {"temperature": pytest.approx(0.8), "top_p": pytest.approx(0.9), "top_k": 40}
+    assert out["decode_tok_s"] > 0
+    for bad in (["--top-p", "1.5"], ["--temp", "-1"], ["--top-k", "-3"]):
+        proc = run_salut(base + bad, clean_env(tmp_path))
+        assert proc.returncode == 2, (bad, proc.stderr)  # a usage error, one line naming the option
+        assert len(proc.stderr.splitlines()) == 1 and proc.stderr.startswith("salut: " + bad[0]), (bad, proc.stderr)

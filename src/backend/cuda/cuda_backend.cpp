@@ -141,6 +141,8 @@ class CudaBackend final : public Backend {
     ids_device_ = std::make_unique<DeviceBuffer>(kMaxIds * sizeof(int32_t));
     token_device_ = std::make_unique<DeviceBuffer>(sizeof(unsigned long long));
     check(cudaMallocHost(&token_host_, sizeof(unsigned long long)), "cudaMallocHost");
+    adjustments_device_ = std::make_unique<DeviceBuffer>(kMaxAdjustments * sizeof(LogitAdjustment));
+    check(cudaMallocHost(&adjustments_host_, kMaxAdjustments * sizeof(LogitAdjustment)), "cudaMallocHost");
     check(cudaEventCreateWithFlags(&ids_copied_, cudaEventDisableTiming), "cudaEventCreate");
     uploader_ = std::make_unique<Uploader>(copy_stream_);
     weights_ = cuda::WeightArena::create(device);
@@ -153,6 +155,7 @@ class CudaBackend final : public Backend {
     cublasDestroy(cublas_);
     cudaFreeHost(ids_host_);
     cudaFreeHost(token_host_);
+    cudaFreeHost(adjustments_host_);
     cudaEventDestroy(ids_copied_);
     cudaStreamDestroy(copy_stream_);
     cudaStreamDestroy(stream_);
@@ -278,6 +281,33 @@ class CudaBackend final : public Backend {
     cuda::after_copy();
     synchronize();
     return cuda::argmax_index(*token_host_);
+  }
+
+  // The draw on the device (sampling.cu): the adjustments go in, only the token comes out.
+  int32_t draw(Tensor& row, const TokenDraw& d) override {
+    // SALUT_CUDA_HOST_DRAW=1 draws on a host copy instead (for measuring)
+    static const bool on_host = [] {
+      const char* v = std::getenv("SALUT_CUDA_HOST_DRAW");
+      return v && std::string(v) == "1";
+    }();
+    if (on_host || d.adjustments.size() > kMaxAdjustments) return Backend::draw(row, d);
+    std::copy(d.adjustments.begin(), d.adjustments.end(), adjustments_host_);  // the last draw's copy is done
+    auto* adjustments = static_cast<LogitAdjustment*>(adjustments_device_->data);
+    if (!d.adjustments.empty()) {
+      check(cudaMemcpyAsync(adjustments, adjustments_host_, d.adjustments.size() * sizeof(LogitAdjustment),
+                            cudaMemcpyHostToDevice, stream_),
+            "cudaMemcpyAsync");
+      cuda::after_copy();
+    }
+    const cuda::DrawParams params{d.temperature, d.top_p, d.min_p, d.top_k, d.uniform};
+    auto* token = static_cast<int32_t*>(token_device_->data);
+    cuda::draw(row.data, row.cols, adjustments, int(d.adjustments.size()), params, token, stream_);
+    check(cudaMemcpyAsync(token_host_, token, sizeof(int32_t), cudaMemcpyDeviceToHost, stream_), "cudaMemcpyAsync");
+    cuda::after_copy();
+    synchronize();
+    int32_t drawn;
+    std::memcpy(&drawn, token_host_, sizeof(drawn));
+    return drawn;
   }
 
   LinearWeights load_linear(const weights::LinearView& view) override {
@@ -540,6 +570,7 @@ class CudaBackend final : public Backend {
 
  private:
   static constexpr size_t kMaxIds = 1 << 16;
+  static constexpr size_t kMaxAdjustments = 4096;  // logit_bias entries and recent tokens; more: drawn on the host
   // Activation rows up to which a product reads the weights once per row (or per 4 rows, tiled)
   // rather than dequantizing them for a GEMM.
   static constexpr int64_t kMaxMatvecRows = 4;
@@ -632,7 +663,9 @@ class CudaBackend final : public Backend {
   int64_t position_value_ = -1;
   int32_t* ids_host_ = nullptr;
   std::unique_ptr<DeviceBuffer> ids_device_, token_device_;
-  unsigned long long* token_host_ = nullptr;  // argmax's key
+  unsigned long long* token_host_ = nullptr;  // argmax's key, or a drawn token
+  std::unique_ptr<DeviceBuffer> adjustments_device_;
+  LogitAdjustment* adjustments_host_ = nullptr;
   cudaEvent_t ids_copied_ = nullptr;
   std::unique_ptr<DeviceBuffer> weight_scratch_, half_scratch_, matvec_scratch_, attention_scratch_, inv_freq_;
   std::unique_ptr<DeviceBuffer> prefill_scalars_;

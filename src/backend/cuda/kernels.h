@@ -82,6 +82,17 @@ void gather_rows(const float* table, int64_t cols, const int32_t* ids, int64_t c
 // argmax_index reads the index out of it once it is copied to the host.
 void argmax(const float* x, int64_t n, unsigned long long* key, cudaStream_t stream);
 int32_t argmax_index(unsigned long long key);
+// A token drawn from x [n] (adjusted in place) as backend/token_draw.h's draw_token would, by one
+// block: its index at *token. `adjustments` in device memory.
+struct DrawParams {
+  float temperature = 1;
+  float top_p = 1;
+  float min_p = 0;
+  int top_k = 0;
+  double uniform = 0;
+};
+void draw(float* x, int64_t n, const LogitAdjustment* adjustments, int adjustment_count, const DrawParams& params,
+          int32_t* token, cudaStream_t stream);
 // *target = value, in stream order.
 void set_value(int64_t* target, int64_t value, cudaStream_t stream);
 

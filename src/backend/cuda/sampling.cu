@@ -157,44 +157,59 @@ __device__ unsigned select_key(const float* x, int n, double target, Measure mea
     // first pass's digits (sign and exponent) are a handful for the whole vocabulary, and one
     // atomic per token on them serialised the block (8B decode with top_p 0.9 on an H200: 268 ->
     // 328 tok/s with these and the four-float loads).
-    constexpr int kCached = 4;
-    unsigned cached_digit[kCached];
-    unsigned long long cached_sum[kCached];
-#pragma unroll
-    for (int c = 0; c < kCached; ++c) cached_digit[c] = 0xFFFFFFFFu, cached_sum[c] = 0;
+    // (four entries as plain scalars: an array indexed inside the pass's lambda lived on the stack)
+    unsigned d0 = ~0u, d1 = ~0u, d2 = ~0u, d3 = ~0u;
+    unsigned long long s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     int next_out = 0;
+    auto flush = [&](unsigned d, unsigned long long sum) {
+      if (sum) add_to(histogram_low, histogram_high, d, sum);
+    };
     for_each_logit(x, n, [&](int, float v) {
       const unsigned key = descending_key(v);
       if ((key & high_mask) != (prefix & high_mask)) return;
       const unsigned long long m = measure(v);
       if (!m) return;
       const unsigned digit = (key >> shift) & 255u;
-      bool found = false;
-#pragma unroll
-      for (int c = 0; c < kCached; ++c)
-        if (cached_digit[c] == digit) cached_sum[c] += m, found = true;
-      if (found) return;
-#pragma unroll
-      for (int c = 0; c < kCached; ++c)  // the oldest entry makes room
-        if (c == next_out) {
-          if (cached_sum[c]) add_to(histogram_low, histogram_high, cached_digit[c], cached_sum[c]);
-          cached_digit[c] = digit, cached_sum[c] = m;
+      if (digit == d0) s0 += m;
+      else if (digit == d1) s1 += m;
+      else if (digit == d2) s2 += m;
+      else if (digit == d3) s3 += m;
+      else {  // the oldest entry makes room
+        switch (next_out) {
+          case 0: flush(d0, s0), d0 = digit, s0 = m; break;
+          case 1: flush(d1, s1), d1 = digit, s1 = m; break;
+          case 2: flush(d2, s2), d2 = digit, s2 = m; break;
+          default: flush(d3, s3), d3 = digit, s3 = m; break;
         }
-      next_out = (next_out + 1) % kCached;
-    });
-#pragma unroll
-    for (int c = 0; c < kCached; ++c)
-      if (cached_sum[c]) add_to(histogram_low, histogram_high, cached_digit[c], cached_sum[c]);
-    __syncthreads();
-    if (threadIdx.x == 0) {
-      unsigned digit = 0;
-      for (; digit < 256; ++digit) {
-        const unsigned long long bin = (static_cast<unsigned long long>(histogram_high[digit]) << 32) | histogram_low[digit];
-        if (double(before + bin) >= target) break;
-        before += bin;
+        next_out = (next_out + 1) & 3;
       }
-      prefix_s = digit == 256 ? 0xFFFFFFFFu : prefix | (digit << shift);
-      before_s = before;
+    });
+    flush(d0, s0), flush(d1, s1), flush(d2, s2), flush(d3, s3);
+    __syncthreads();
+    if (threadIdx.x < 32) {  // the first warp finds the digit: a lane per 8 digits, their sums scanned
+      const unsigned lane = threadIdx.x;
+      auto bin = [&](unsigned d) {
+        return (static_cast<unsigned long long>(histogram_high[d]) << 32) | histogram_low[d];
+      };
+      unsigned long long mine = 0;
+#pragma unroll
+      for (unsigned k = 0; k < 8; ++k) mine += bin(8 * lane + k);
+      unsigned long long inclusive = mine;
+#pragma unroll
+      for (int offset = 1; offset < 32; offset <<= 1) {
+        const unsigned long long other = __shfl_up_sync(0xffffffffu, inclusive, offset);
+        if (lane >= unsigned(offset)) inclusive += other;
+      }
+      const unsigned crossing = __ballot_sync(0xffffffffu, double(before + inclusive) >= target);
+      if (crossing == 0) {
+        if (lane == 0) prefix_s = 0xFFFFFFFFu, before_s = before;
+      } else if (lane == unsigned(__ffs(crossing) - 1)) {
+        unsigned long long reached = before + inclusive - mine;
+        unsigned digit = 8 * lane;
+        for (; digit < 8 * lane + 7 && double(reached + bin(digit)) < target; ++digit) reached += bin(digit);
+        prefix_s = prefix | (digit << shift);
+        before_s = reached;
+      }
     }
     __syncthreads();
     prefix = prefix_s;

@@ -151,7 +151,7 @@ double draw_weights(std::span<const float> logits, const TokenDraw& draw, std::v
   } else {
     for (int64_t i = 0; i < n; ++i) {
       const float v = logits[size_t(i)];
-      if (v < threshold || (v == threshold && ties-- <= 0)) weight[i] = 0;
+      if (!(v > threshold) && !(v == threshold && ties-- > 0)) weight[i] = 0;  // NaN: dropped
     }
   }
   return sum_of(weights);

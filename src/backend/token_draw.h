@@ -3,7 +3,8 @@
 // decides a draw — the logits processors reduced to a few adjusted tokens, the filters, the
 // temperature and the random number — and a backend carries it out on its own copy of the
 // logits, so that only the token comes back (a GPU's 128k logits never cross the bus, and a
-// CPU draws with its SIMD exp). Every backend gives the same token for the same draw.
+// CPU draws with its SIMD exp). Every backend gives the same token for the same draw, but where
+// the draw falls within rounding of a boundary between two tokens.
 
 #include <cstdint>
 #include <span>

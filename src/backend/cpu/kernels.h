@@ -57,13 +57,13 @@ struct Kernels {
   void (*rms_norm)(const float* x, int64_t cols, const float* weight, float eps, float* out);
   // out = silu(gate) * up (may alias gate).
   void (*swiglu)(const float* gate, const float* up, int64_t n, float* out);
+  // out[i] = e^((x[i] - shift) · scale), returning Σ out[i] (token_draw.h's ExpShifted).
+  double (*exp_shifted)(const float* x, int64_t n, float shift, float scale, float* out);
   // One query head over `count` cached positions (keys and values of position t start at
   // keys + t * stride): scores s_t = q·k_t·scale in f32, then out = Σ_t e^(s_t - m) · v_t with
   // m = max_t s_t, not normalised; returns m and sets *total = Σ_t e^(s_t - m). A caller divides
   // by *total, or merges the partial results of several key ranges (split-K decode).
   // `scores` holds `count`.
-  // out[i] = e^((x[i] - shift) · scale), returning Σ out[i] (token_draw.h's ExpShifted).
-  double (*exp_shifted)(const float* x, int64_t n, float shift, float scale, float* out);
   float (*attend)(const float* q, const float* keys, const float* values, int64_t stride, int64_t count,
                   int head_dim, float scale, float* scores, float* out, float* total);
 };

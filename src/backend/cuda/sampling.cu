@@ -20,6 +20,7 @@ constexpr double kOne = 1099511627776.0;  // 2^40: a weight of 1 in fixed point
 // Keys that order the logits from the largest (key 0 side) down; NaN last of all.
 __device__ __forceinline__ unsigned descending_key(float v) {
   if (v != v) return 0xFFFFFFFFu;
+  if (v == 0.0f) v = 0.0f;  // -0 is 0, as the host's comparisons have it
   const unsigned bits = __float_as_uint(v);
   return ~((bits & 0x80000000u) ? ~bits : bits | 0x80000000u);
 }
@@ -295,11 +296,10 @@ __global__ void __launch_bounds__(kDrawThreads) draw_kernel(float* x, int n, con
   for_each_logit_in_run(x, first, last, [&](int, float v) { mine += weight(v, rank); });
   unsigned long long total;
   const unsigned long long before = block_exclusive_scan(mine, &total);
-  const unsigned long long point = (unsigned long long)(p.uniform * double(total));
-  if (total == 0) {
-    if (threadIdx.x == 0) *token = best_index;
-    return;
-  }
+  if (threadIdx.x == 0) *token = best_index;  // stands if rounding put the point past every run
+  if (total == 0) return;
+  __syncthreads();  // before the run that holds the point writes over it
+  const unsigned long long point = min((unsigned long long)(p.uniform * double(total)), total - 1);
   if (before <= point && point < before + mine) {
     unsigned long long reached = before;
     rank = ties_before;

@@ -301,7 +301,8 @@ class CudaBackend final : public Backend {
     }
     const cuda::DrawParams params{d.temperature, d.top_p, d.min_p, d.top_k, d.uniform};
     auto* token = static_cast<int32_t*>(token_device_->data);
-    cuda::draw(row.data, row.cols, adjustments, int(d.adjustments.size()), params, token, stream_);
+    if (!draw_scratch_) draw_scratch_ = std::make_unique<DeviceBuffer>(cuda::draw_scratch_bytes());
+    cuda::draw(row.data, row.cols, adjustments, int(d.adjustments.size()), params, token, draw_scratch_->data, stream_);
     check(cudaMemcpyAsync(token_host_, token, sizeof(int32_t), cudaMemcpyDeviceToHost, stream_), "cudaMemcpyAsync");
     cuda::after_copy();
     synchronize();
@@ -664,7 +665,7 @@ class CudaBackend final : public Backend {
   int32_t* ids_host_ = nullptr;
   std::unique_ptr<DeviceBuffer> ids_device_, token_device_;
   unsigned long long* token_host_ = nullptr;  // argmax's key, or a drawn token
-  std::unique_ptr<DeviceBuffer> adjustments_device_;
+  std::unique_ptr<DeviceBuffer> adjustments_device_, draw_scratch_;
   LogitAdjustment* adjustments_host_ = nullptr;
   cudaEvent_t ids_copied_ = nullptr;
   std::unique_ptr<DeviceBuffer> weight_scratch_, half_scratch_, matvec_scratch_, attention_scratch_, inv_freq_;

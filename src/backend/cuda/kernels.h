@@ -91,8 +91,9 @@ struct DrawParams {
   int top_k = 0;
   double uniform = 0;
 };
+size_t draw_scratch_bytes();
 void draw(float* x, int64_t n, const LogitAdjustment* adjustments, int adjustment_count, const DrawParams& params,
-          int32_t* token, cudaStream_t stream);
+          int32_t* token, void* scratch, cudaStream_t stream);
 // *target = value, in stream order.
 void set_value(int64_t* target, int64_t value, cudaStream_t stream);
 

@@ -119,7 +119,7 @@ void adjust_logits(std::span<float> logits, std::span<const LogitAdjustment> adj
 }
 
 double draw_weights(std::span<const float> logits, const TokenDraw& draw, std::vector<float>& weights,
-                    ExpShifted exp_shifted) {
+                    ExpShifted exp_shifted, std::vector<double>* blocks) {
   const int64_t n = int64_t(logits.size());
   const float top = max_of(logits);
   // The filters as thresholds: each keeps the tokens at or above its own, so together they keep
@@ -144,8 +144,9 @@ double draw_weights(std::span<const float> logits, const TokenDraw& draw, std::v
       ties = draw.top_k - above;
     }
   }
-  double total = exp_shifted(logits.data(), n, top, 1.0f / draw.temperature, weight);
-  if (threshold == kNegInf) return total;
+  const double total = exp_shifted(logits.data(), n, top, 1.0f / draw.temperature, weight);
+  if (threshold == kNegInf && !blocks) return total;
+  if (threshold == kNegInf) return sum_of(weights, blocks);
   if (ties < 0) {
     for (int64_t i = 0; i < n; ++i) weight[i] = logits[size_t(i)] >= threshold ? weight[i] : 0.0f;  // vectorises
   } else {
@@ -154,7 +155,7 @@ double draw_weights(std::span<const float> logits, const TokenDraw& draw, std::v
       if (!(v > threshold) && !(v == threshold && ties-- > 0)) weight[i] = 0;  // NaN: dropped
     }
   }
-  return sum_of(weights);
+  return sum_of(weights, blocks);
 }
 
 int32_t draw_token(std::span<float> logits, const TokenDraw& draw, std::vector<float>& scratch,
@@ -162,12 +163,11 @@ int32_t draw_token(std::span<float> logits, const TokenDraw& draw, std::vector<f
   adjust_logits(logits, draw.adjustments);
   if (draw.temperature == 0)  // the first of equal maxima, as argmax
     return int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
-  draw_weights(logits, draw, scratch, exp_shifted);
   // the token where uniform · total falls, in index order: whole blocks first, then within one
   thread_local std::vector<double> blocks;
   blocks.clear();
+  double target = draw.uniform * draw_weights(logits, draw, scratch, exp_shifted, &blocks);
   const int64_t n = int64_t(logits.size());
-  double target = draw.uniform * sum_of(scratch, &blocks);
   for (size_t b = 0; b < blocks.size(); ++b) {
     if (target >= blocks[b]) {
       target -= blocks[b];

@@ -40,9 +40,10 @@ void adjust_logits(std::span<float> logits, std::span<const LogitAdjustment> adj
 
 // The filters' and the temperature's part of a draw (temperature > 0) on adjusted logits:
 // weights[i] = e^((logit_i - max) / temperature) for the tokens the filters keep, 0 for the
-// others; returns their sum.
+// others; returns their sum, and appends to `blocks` the sums of consecutive blocks of them (for
+// the draw's walk).
 double draw_weights(std::span<const float> logits, const TokenDraw& draw, std::vector<float>& weights,
-                    ExpShifted exp_shifted = nullptr);
+                    ExpShifted exp_shifted = nullptr, std::vector<double>* blocks = nullptr);
 
 // The draw on logits in host memory: `logits` are adjusted in place (they stay what logprobs
 // describe), then filtered as mlx-lm filters log-probabilities (top_p, min_p, top_k: each keeps

@@ -217,10 +217,10 @@ inline void rows_dot_int16(const std::byte* p, size_t stride, const std::byte* x
   for (int i = 0; i < kRows; ++i) dots[i] = Isa::hsum(acc[i]);
 }
 
-// Rows in pairs, then one at a time; rows shorter than kShortRowBytes four at a time (SmolLM2's
-// 288- and 768-byte rows: decode on one thread 79-84 -> 85-88 tok/s; four 2 KiB rows at once
-// measured slower than two).
-constexpr int kRowsAtOnce = 2;
+// Rows shorter than kShortRowBytes four at a time (SmolLM2's 288- and 768-byte rows: decode on one
+// thread 79-84 -> 85-88 tok/s), longer rows one at a time: each row is then one stream the
+// prefetchers follow, where two rows at once were two interleaved ones (1B decode, two cores:
+// 24-27 -> 28-34 tok/s; the kernel bench's 4096 x 4096 on one core 7.3-8.0 -> 9.6-10.0 GB/s).
 constexpr size_t kShortRowBytes = 1024;
 
 template <int Bits, ScaleFormat S>
@@ -244,7 +244,6 @@ void matvec_int16(const PackedMatrix& w, const float* prepared, int64_t first, i
     int64_t i = 0;
     if (w.weight_stride < kShortRowBytes)
       for (; i + 4 <= rows; i += 4) dot_rows.template operator()<4>(i);
-    for (; i + kRowsAtOnce <= rows; i += kRowsAtOnce) dot_rows.template operator()<kRowsAtOnce>(i);
     for (; i < rows; ++i) dot_rows.template operator()<1>(i);
   }, x_scale);
 }

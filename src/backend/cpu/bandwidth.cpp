@@ -8,7 +8,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <memory>
 #include <new>
 
 namespace salut::backend::cpu {
@@ -17,10 +16,11 @@ namespace {
 // Anonymous memory aligned to 2 MiB and advised MADV_HUGEPAGE.
 class HugePageBuffer {
  public:
-  explicit HugePageBuffer(size_t bytes) : bytes_((bytes + kHuge - 1) / kHuge * kHuge) {
-    data_ = static_cast<uint64_t*>(std::aligned_alloc(kHuge, bytes_));
+  explicit HugePageBuffer(size_t bytes) {
+    const size_t whole = (bytes + kHuge - 1) / kHuge * kHuge;  // aligned_alloc wants a multiple
+    data_ = static_cast<uint64_t*>(std::aligned_alloc(kHuge, whole));
     if (!data_) throw std::bad_alloc();
-    ::madvise(data_, bytes_, MADV_HUGEPAGE);
+    ::madvise(data_, whole, MADV_HUGEPAGE);
   }
   ~HugePageBuffer() { std::free(data_); }
   HugePageBuffer(const HugePageBuffer&) = delete;
@@ -30,7 +30,6 @@ class HugePageBuffer {
 
  private:
   static constexpr size_t kHuge = size_t(2) << 20;
-  size_t bytes_;
   uint64_t* data_;
 };
 

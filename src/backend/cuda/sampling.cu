@@ -11,8 +11,8 @@
 #include <algorithm>
 #include <cfloat>
 #include <cstddef>
-#include <cstdlib>
 #include <cstdint>
+#include <cstdlib>
 
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/launch.cuh"
@@ -415,15 +415,17 @@ void draw(float* x, int64_t n, const LogitAdjustment* adjustments, int adjustmen
     const int wanted = v ? std::atoi(v) : kDrawBlocks;
     return cooperative ? std::clamp(std::min(wanted, multiprocessors()), 1, kMaxDrawBlocks) : 1;
   }();
-  if (blocks == 1 || !scratch) {
-    GridScratch* none = nullptr;
-    launch(draw_kernel, 1, kDrawThreads, 0, stream, x, int(n), adjustments, adjustment_count, params, token, none);
-    return;
+  if (blocks > 1 && scratch) {
+    int count = int(n);
+    GridScratch* grid = static_cast<GridScratch*>(scratch);
+    void* args[] = {&x, &count, &adjustments, &adjustment_count, const_cast<DrawParams*>(&params), &token, &grid};
+    if (cudaLaunchCooperativeKernel(reinterpret_cast<void*>(draw_kernel), dim3(blocks), dim3(kDrawThreads), args, 0,
+                                    stream) == cudaSuccess)
+      return;
+    cudaGetLastError();  // a grid the device cannot hold at once (e.g. shared under MPS): one block draws
   }
-  int count = int(n);
-  GridScratch* grid = static_cast<GridScratch*>(scratch);
-  void* args[] = {&x, &count, &adjustments, &adjustment_count, const_cast<DrawParams*>(&params), &token, &grid};
-  cudaLaunchCooperativeKernel(reinterpret_cast<void*>(draw_kernel), dim3(blocks), dim3(kDrawThreads), args, 0, stream);
+  GridScratch* none = nullptr;
+  launch(draw_kernel, 1, kDrawThreads, 0, stream, x, int(n), adjustments, adjustment_count, params, token, none);
 }
 
 }  // namespace salut::backend::cuda

@@ -190,6 +190,30 @@ template <int Bits, int kBlocks, int kRows>
 inline void rows_dot_int16(const std::byte* p, size_t stride, const std::byte* x16, const float* scale,
                            int64_t groups, float* dots) {
   constexpr int kBlockBytes = 4 * Bits;
+  if constexpr (kRows == 1) {
+    // One row: groups in pairs on two accumulators (one FMA chain's latency per group was the
+    // bound) and one prefetch per pair (a pair of 64-input groups is one cache line).
+    constexpr int kGroupBytes = kBlocks * kBlockBytes;
+    auto group_sum = [&](const std::byte* q, const std::byte* x) {
+      __m256i sum = _mm256_setzero_si256();
+      _Pragma("GCC unroll 4")
+      for (int b = 0; b < kBlocks; ++b)
+        sum = _mm256_add_epi32(sum, block_dot_int16<Bits>(q + b * kBlockBytes, Isa::load_i(x + 64 * b), Isa::load_i(x + 64 * b + 32)));
+      return _mm256_cvtepi32_ps(sum);
+    };
+    F acc0 = Isa::zero(), acc1 = Isa::zero();
+    int64_t g = 0;
+    for (; g + 2 <= groups; g += 2) {
+      prefetch_ahead<2 * kGroupBytes>(p);
+      acc0 = Isa::fma(group_sum(p, x16), Isa::set1(scale[g]), acc0);
+      acc1 = Isa::fma(group_sum(p + kGroupBytes, x16 + 64 * kBlocks), Isa::set1(scale[g + 1]), acc1);
+      p += 2 * kGroupBytes;
+      x16 += 128 * kBlocks;
+    }
+    if (g < groups) acc0 = Isa::fma(group_sum(p, x16), Isa::set1(scale[g]), acc0);
+    dots[0] = Isa::hsum(Isa::add(acc0, acc1));
+    return;
+  }
   F acc[kRows];
   _Pragma("GCC unroll 4")
   for (int i = 0; i < kRows; ++i) acc[i] = Isa::zero();

@@ -287,8 +287,8 @@ __global__ void __launch_bounds__(kWarps * 32, Wide || kTiles > 1 ? 2 : 3) tiled
 // brings into a ring of shared-memory slots with bulk copies, while 16 warps compute on the
 // stages that have landed and touch no global memory but their results. A block keeps its whole
 // ring in flight instead of the few loads a thread can hold in registers, and since weights
-// depend on no kernel, the producer fills the ring before the kernel before has finished
-// (launch.cuh). Measured on an H100 (isolated, ncu): layers of 0.5-1 GB stream with the DRAM 82%
+// depend on no kernel, the producer asks for the first stages' (kAheadWeightBytes) before the
+// kernel before has finished (launch.cuh). Measured on an H100 (isolated, ncu): layers of 0.5-1 GB stream with the DRAM 82%
 // busy, against 44-67% for tiled_matvec_kernel; in a decode step at 20-300 MB a product (the 8B's
 // gate/up, down and head) it is ~5% faster, and below that slower (the producer's start-up is
 // not hidden by so few stages), so smaller products keep the tiled kernel.
@@ -296,7 +296,7 @@ __global__ void __launch_bounds__(kWarps * 32, Wide || kTiles > 1 ? 2 : 3) tiled
 template <int Bits, int GS, class ScaleT>
 __global__ void __launch_bounds__((kWarps + 1) * 32, 1)
     streamed_matvec_kernel(TiledJob job, const uint2* frags, const float4* info, int x_rows, bool accumulate,
-                           int slots) {
+                           int slots, int ahead) {
   using S = Stage<Bits, GS, ScaleT>;
   constexpr int kSteps = GS / 16;
   extern __shared__ __align__(128) std::byte ring[];
@@ -337,18 +337,18 @@ __global__ void __launch_bounds__((kWarps + 1) * 32, 1)
         bulk_copy(to + S::kXAt + x_rows * S::kGroups * S::kGroupXBytes, info + size_t(c.g0) * kMaxXRows,
                   uint32_t(count * kMaxXRows * sizeof(float4)), done);
     };
-    // the weights of the first `slots` stages before the kernel before has finished ...
-    StageCursor ahead(job, begin, end, groups, S::kGroups);
-    for (int stage = 0; stage < slots && ahead.valid(); ++stage, ahead.next(job)) issue(ahead, stage, true, false);
+    // the weights of the first `ahead` stages before the kernel before has finished ...
+    StageCursor first(job, begin, end, groups, S::kGroups);
+    for (int stage = 0; stage < ahead && first.valid(); ++stage, first.next(job)) issue(first, stage, true, false);
     // ... then every stage's activations, and the rest of the weights as slots come free
     wait_for_inputs();
     StageCursor c(job, begin, end, groups, S::kGroups);
-    for (int slot = 0, round = 0; c.valid(); c.next(job)) {
+    for (int slot = 0, round = 0, stage = 0; c.valid(); c.next(job), ++stage) {
       if (round > 0) {  // the slot's previous stage consumed: the phase of round - 1
         barrier_wait(&freed[slot], (round - 1) & 1);
         issue(c, slot, true, true);
       } else {
-        issue(c, slot, false, true);
+        issue(c, slot, stage >= ahead, true);
       }
       if (++slot == slots) slot = 0, ++round;
     }
@@ -517,9 +517,10 @@ void tiled_matvec(std::span<const PackedMatrix* const> layers, const float* x, i
         }();
         (void)sized;
         const int slots = std::min(kMaxSlots, kRingBytes / S::bytes(n));
+        const int ahead = std::clamp(kAheadWeightBytes / (S::kWeightBytes + 2 * S::kScaleBytes), 1, slots);
         launch(streamed_matvec_kernel<Bits, GS, ScaleT>, std::min<unsigned>(blocks, unsigned(multiprocessors())),
                (kWarps + 1) * 32, size_t(slots) * S::bytes(n), stream, job, prepared.frags, prepared.info, n,
-               options.accumulate, slots);
+               options.accumulate, slots, ahead);
         return;
       }
       // Narrow layers: two tiles a block when every layer of the job has an even count of them.

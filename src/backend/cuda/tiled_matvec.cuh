@@ -159,6 +159,12 @@ constexpr int kMaxSlots = 32;
 // The ring: 160 KiB leaves room on the SM for the short kernels launched beside it (8B decode:
 // 120 KiB as fast, 200 KiB 7% slower).
 constexpr int kRingBytes = 160 * 1024;
+// Weights a block asks for before its inputs are ready (whole stages, at least one): the kernels
+// between two products run while these land, and more of them in flight slows those kernels'
+// own reads (8B decode on an H100, stages of 36 KiB in a ring of 3: 2 ahead 402-406 tok/s at
+// context 512 and 367-370 at 4096, against 397-398 and 360-361 with the whole ring, 400-403
+// and 362-366 with 1).
+constexpr int kAheadWeightBytes = 80 * 1024;
 
 template <int Bits, int GS, class ScaleT>
 struct Stage {

@@ -9,6 +9,7 @@
 
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/launch.cuh"
+#include "backend/cuda/order_keys.cuh"
 #include "backend/cuda/rope.cuh"
 #include "backend/cuda/warp.cuh"
 
@@ -82,13 +83,6 @@ __global__ void gather_kernel(const float* table, int64_t cols, const int32_t* i
 // Each block finds its largest value (the lowest index among equals, as std::max_element on the
 // host) and folds it into *key with one 64-bit atomicMax: the value's bits made to order as
 // unsigned integers above, the complement of the index below (a lower index wins a tie).
-__device__ __forceinline__ unsigned long long argmax_key(float v, int64_t i) {
-  if (v != v) return 0;  // NaN never wins (as with std::max_element)
-  const unsigned bits = __float_as_uint(v);
-  const unsigned ordered = (bits & 0x80000000u) ? ~bits : bits | 0x80000000u;
-  return (static_cast<unsigned long long>(ordered) << 32) | (0xFFFFFFFFu - unsigned(i));
-}
-
 __global__ void argmax_kernel(const float* x, int64_t n, unsigned long long* key) {
   wait_for_inputs();  // what follows is a copy to the host, which waits for this kernel regardless
   unsigned long long best = 0;

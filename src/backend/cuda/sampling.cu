@@ -16,20 +16,13 @@
 
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/launch.cuh"
+#include "backend/cuda/order_keys.cuh"
 
 namespace salut::backend::cuda {
 namespace {
 
 constexpr int kDrawThreads = 1024;
 constexpr double kOne = 1099511627776.0;  // 2^40: a weight of 1 in fixed point
-
-// Keys that order the logits from the largest (key 0 side) down; NaN last of all.
-__device__ __forceinline__ unsigned descending_key(float v) {
-  if (v != v) return 0xFFFFFFFFu;
-  if (v == 0.0f) v = 0.0f;  // -0 is 0, as the host's comparisons have it
-  const unsigned bits = __float_as_uint(v);
-  return ~((bits & 0x80000000u) ? ~bits : bits | 0x80000000u);
-}
 
 __device__ __forceinline__ unsigned long long fixed(float w) { return (unsigned long long)(double(w) * kOne); }
 
@@ -61,6 +54,25 @@ struct Team {
 // vocabulary each pass, and a load at a time left it waiting on L2 (~37 us a pass for 128k).
 __device__ __forceinline__ bool aligned16(const float* x) { return (reinterpret_cast<uintptr_t>(x) & 15) == 0; }
 
+// f(i, x[i]) for the floats of x4[j], x4[j + step], ... below x4[end], four loads in flight.
+template <class F>
+__device__ __forceinline__ void for_each_float4(const float4* x4, int j, int end, int step, F& f) {
+  for (; j + 3 * step < end; j += 4 * step) {
+    float4 v[4];
+#pragma unroll
+    for (int u = 0; u < 4; ++u) v[u] = x4[j + u * step];
+#pragma unroll
+    for (int u = 0; u < 4; ++u) {
+      const int b = 4 * (j + u * step);
+      f(b, v[u].x), f(b + 1, v[u].y), f(b + 2, v[u].z), f(b + 3, v[u].w);
+    }
+  }
+  for (; j < end; j += step) {
+    const float4 v = x4[j];
+    f(4 * j, v.x), f(4 * j + 1, v.y), f(4 * j + 2, v.z), f(4 * j + 3, v.w);
+  }
+}
+
 // f(i, x[i]) for every i < n, strided over the team.
 template <class F>
 __device__ __forceinline__ void for_each_logit(const Team& team, const float* x, int n, F f) {
@@ -68,24 +80,9 @@ __device__ __forceinline__ void for_each_logit(const Team& team, const float* x,
     for (int t = team.rank(); t < n; t += team.size()) f(t, x[t]);
     return;
   }
-  const float4* x4 = reinterpret_cast<const float4*>(x);
-  const int n4 = n / 4, s = team.size();
-  int j = team.rank();
-  for (; j + 3 * s < n4; j += 4 * s) {
-    float4 v[4];
-#pragma unroll
-    for (int u = 0; u < 4; ++u) v[u] = x4[j + u * s];
-#pragma unroll
-    for (int u = 0; u < 4; ++u) {
-      const int b = 4 * (j + u * s);
-      f(b, v[u].x), f(b + 1, v[u].y), f(b + 2, v[u].z), f(b + 3, v[u].w);
-    }
-  }
-  for (; j < n4; j += s) {
-    const float4 v = x4[j];
-    f(4 * j, v.x), f(4 * j + 1, v.y), f(4 * j + 2, v.z), f(4 * j + 3, v.w);
-  }
-  for (int t = 4 * n4 + team.rank(); t < n; t += s) f(t, x[t]);
+  const int n4 = n / 4;
+  for_each_float4(reinterpret_cast<const float4*>(x), team.rank(), n4, team.size(), f);
+  for (int t = 4 * n4 + team.rank(); t < n; t += team.size()) f(t, x[t]);
 }
 
 // f(i, x[i]) for i in [first, last), in order (first a multiple of 4).
@@ -93,24 +90,8 @@ template <class F>
 __device__ __forceinline__ void for_each_logit_in_run(const float* x, int first, int last, F f) {
   int i = first;
   if (aligned16(x)) {
-    const float4* x4 = reinterpret_cast<const float4*>(x);
-    int j = first / 4;
-    const int end4 = last / 4;
-    for (; j + 3 < end4; j += 4) {
-      float4 v[4];
-#pragma unroll
-      for (int u = 0; u < 4; ++u) v[u] = x4[j + u];
-#pragma unroll
-      for (int u = 0; u < 4; ++u) {
-        const int b = 4 * (j + u);
-        f(b, v[u].x), f(b + 1, v[u].y), f(b + 2, v[u].z), f(b + 3, v[u].w);
-      }
-    }
-    for (; j < end4; ++j) {
-      const float4 v = x4[j];
-      f(4 * j, v.x), f(4 * j + 1, v.y), f(4 * j + 2, v.z), f(4 * j + 3, v.w);
-    }
-    i = max(first, 4 * end4);
+    for_each_float4(reinterpret_cast<const float4*>(x), first / 4, last / 4, 1, f);
+    i = max(first, 4 * (last / 4));
   }
   for (; i < last; ++i) f(i, x[i]);
 }
@@ -323,7 +304,7 @@ __global__ void __launch_bounds__(kDrawThreads) draw_kernel(float* x, int n, con
   __syncthreads();
   unsigned long long best = 0;
   for_each_logit(team, x, n, [&](int i, float v) {
-    if (v == v) best = max(best, (static_cast<unsigned long long>(~descending_key(v)) << 32) | (0xFFFFFFFFu - unsigned(i)));
+    best = max(best, argmax_key(v, i));
   });
 #pragma unroll
   for (int offset = 16; offset > 0; offset >>= 1) best = max(best, __shfl_xor_sync(0xffffffffu, best, offset));

@@ -135,7 +135,7 @@ double draw_weights(std::span<const float> logits, const TokenDraw& draw, std::v
   }
   if (draw.min_p > 0) threshold = std::max(threshold, top + std::log(draw.min_p));
   if (draw.top_k > 0 && draw.top_k < n) {
-    std::vector<float> heap;
+    thread_local std::vector<float> heap;  // kept: a draw per token allocates nothing once grown
     const float kth = kth_largest(logits, draw.top_k, heap);
     if (kth > threshold || (kth == threshold && kth != kNegInf)) {
       int64_t above = 0;

@@ -183,6 +183,19 @@ inline __m256i block_dot_int16(const std::byte* p, __m256i xa, __m256i xb) {
   }
 }
 
+// sum[i] += row i's (of kRows, `stride` bytes apart from p) int32 products with x16 over one group
+// of kBlocks blocks; each x block is loaded once for all the rows.
+template <int Bits, int kBlocks, int kRows>
+inline void add_group_int16(const std::byte* p, size_t stride, const std::byte* x16, __m256i (&sum)[kRows]) {
+  _Pragma("GCC unroll 4")
+  for (int b = 0; b < kBlocks; ++b) {
+    const __m256i xa = Isa::load_i(x16 + 64 * b), xb = Isa::load_i(x16 + 64 * b + 32);
+    _Pragma("GCC unroll 4")
+    for (int i = 0; i < kRows; ++i)
+      sum[i] = _mm256_add_epi32(sum[i], block_dot_int16<Bits>(p + i * stride + b * 4 * Bits, xa, xb));
+  }
+}
+
 // Each group's sum of q · x16 is in units of scale_g · x_scale_g: `scale` holds those products.
 // kRows rows at once: each x block is loaded once for all of them, and their chains overlap
 // (SmolLM2's 576-input rows are 18 groups: one row alone is mostly latency). dots[i] = row i's.
@@ -195,11 +208,9 @@ inline void rows_dot_int16(const std::byte* p, size_t stride, const std::byte* x
     // bound) and one prefetch per pair (a pair of 64-input groups is one cache line).
     constexpr int kGroupBytes = kBlocks * kBlockBytes;
     auto group_sum = [&](const std::byte* q, const std::byte* x) {
-      __m256i sum = _mm256_setzero_si256();
-      _Pragma("GCC unroll 4")
-      for (int b = 0; b < kBlocks; ++b)
-        sum = _mm256_add_epi32(sum, block_dot_int16<Bits>(q + b * kBlockBytes, Isa::load_i(x + 64 * b), Isa::load_i(x + 64 * b + 32)));
-      return _mm256_cvtepi32_ps(sum);
+      __m256i sum[1] = {_mm256_setzero_si256()};
+      add_group_int16<Bits, kBlocks, 1>(q, 0, x, sum);
+      return _mm256_cvtepi32_ps(sum[0]);
     };
     F acc0 = Isa::zero(), acc1 = Isa::zero();
     int64_t g = 0;
@@ -224,13 +235,7 @@ inline void rows_dot_int16(const std::byte* p, size_t stride, const std::byte* x
       prefetch_ahead<kBlocks * kBlockBytes>(p + i * stride);
       sum[i] = _mm256_setzero_si256();
     }
-    _Pragma("GCC unroll 4")
-    for (int b = 0; b < kBlocks; ++b) {
-      const __m256i xa = Isa::load_i(x16 + 64 * b), xb = Isa::load_i(x16 + 64 * b + 32);
-      _Pragma("GCC unroll 4")
-      for (int i = 0; i < kRows; ++i)
-        sum[i] = _mm256_add_epi32(sum[i], block_dot_int16<Bits>(p + i * stride + b * kBlockBytes, xa, xb));
-    }
+    add_group_int16<Bits, kBlocks, kRows>(p, stride, x16, sum);
     p += kBlocks * kBlockBytes;
     x16 += 64 * kBlocks;
     _Pragma("GCC unroll 4")

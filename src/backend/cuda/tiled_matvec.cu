@@ -287,11 +287,12 @@ __global__ void __launch_bounds__(kWarps * 32, Wide || kTiles > 1 ? 2 : 3) tiled
 // brings into a ring of shared-memory slots with bulk copies, while 16 warps compute on the
 // stages that have landed and touch no global memory but their results. A block keeps its whole
 // ring in flight instead of the few loads a thread can hold in registers, and since weights
-// depend on no kernel, the producer asks for the first stages' (kAheadWeightBytes) before the
-// kernel before has finished (launch.cuh). Measured on an H100 (isolated, ncu): layers of 0.5-1 GB stream with the DRAM 82%
-// busy, against 44-67% for tiled_matvec_kernel; in a decode step at 20-300 MB a product (the 8B's
-// gate/up, down and head) it is ~5% faster, and below that slower (the producer's start-up is
-// not hidden by so few stages), so smaller products keep the tiled kernel.
+// depend on no kernel, the producer asks for the first stages' weights (kAheadWeightBytes) before
+// the kernel before has finished (launch.cuh). Measured on an H100 (isolated, ncu): layers of
+// 0.5-1 GB stream with the DRAM 82% busy, against 44-67% for tiled_matvec_kernel; in a decode
+// step at 20-300 MB a product (the 8B's gate/up, down and head) it is ~5% faster, and below that
+// slower (the producer's start-up is not hidden by so few stages), so smaller products keep the
+// tiled kernel.
 
 template <int Bits, int GS, class ScaleT>
 __global__ void __launch_bounds__((kWarps + 1) * 32, 1)
@@ -517,7 +518,7 @@ void tiled_matvec(std::span<const PackedMatrix* const> layers, const float* x, i
         }();
         (void)sized;
         const int slots = std::min(kMaxSlots, kRingBytes / S::bytes(n));
-        const int ahead = std::clamp(kAheadWeightBytes / (S::kWeightBytes + 2 * S::kScaleBytes), 1, slots);
+        const int ahead = std::clamp(kAheadWeightBytes / S::kLayerBytes, 1, slots);
         launch(streamed_matvec_kernel<Bits, GS, ScaleT>, std::min<unsigned>(blocks, unsigned(multiprocessors())),
                (kWarps + 1) * 32, size_t(slots) * S::bytes(n), stream, job, prepared.frags, prepared.info, n,
                options.accumulate, slots, ahead);

@@ -180,7 +180,8 @@ struct Stage {
                    (kBand * (kGroupBytes + 2 * kGroupScaleBytes) + kMaxXRows * (kGroupXBytes + int(sizeof(float4)))));
   static constexpr int kWeightBytes = kBand * kGroups * kGroupBytes;
   static constexpr int kScaleBytes = kBand * kGroups * kGroupScaleBytes;
-  static constexpr int kXAt = kWeightBytes + 2 * kScaleBytes;
+  static constexpr int kLayerBytes = kWeightBytes + 2 * kScaleBytes;  // weights, scales, biases
+  static constexpr int kXAt = kLayerBytes;
   static constexpr int kInfoBytes = kGroups * kMaxXRows * int(sizeof(float4));
   static constexpr int bytes(int x_rows) { return kXAt + x_rows * kGroups * kGroupXBytes + kInfoBytes; }
   static_assert(2 * bytes(kMaxXRows) <= kRingBytes, "a ring holds two stages: one landing while one is read");

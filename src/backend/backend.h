@@ -166,6 +166,15 @@ class Backend {
     linear(x, weights, product);
     add(residual, product);
   }
+  // out = silu(x·Gᵀ) ⊙ (x·Uᵀ), an MLP's gated half; gate_out and up_out have the products' shape
+  // (out may be gate_out). This default runs the products, then the SwiGLU; a backend may fuse them.
+  virtual void gated_linear(const Tensor& x, const LinearWeights& gate, const LinearWeights& up, Tensor& gate_out,
+                            Tensor& up_out, Tensor& out) {
+    const LinearWeights* weights[] = {&gate, &up};
+    Tensor* outs[] = {&gate_out, &up_out};
+    linear_many(x, weights, outs);
+    swiglu(gate_out, up_out, out);
+  }
   // Both rotations of a layer (q's and k's heads); a backend may do them in one pass.
   virtual void rope_qk(Tensor& q, Tensor& k, int heads, int kv_heads, int head_dim, const RopeParams& rope,
                        int64_t first_position) {

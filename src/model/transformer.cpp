@@ -253,8 +253,12 @@ void Transformer::run_layer(Layer& layer, Tensor& hidden, backend::KvLayer& kv, 
 
   // MLP block.
   backend_.rms_norm(hidden, layer.post_attention_norm, eps, normed);
-  project(normed, Weights2{&layer.gate, &layer.up}, Biases2{&layer.gate_bias, &layer.up_bias}, std::array{&gate, &up});
-  backend_.swiglu(gate, up, gate);
+  if (layer.gate_bias || layer.up_bias) {
+    project(normed, Weights2{&layer.gate, &layer.up}, Biases2{&layer.gate_bias, &layer.up_bias}, std::array{&gate, &up});
+    backend_.swiglu(gate, up, gate);
+  } else {
+    backend_.gated_linear(normed, layer.gate, layer.up, gate, up, gate);
+  }
   add_projection(gate, layer.down, layer.down_bias);
 }
 

@@ -145,6 +145,43 @@ TEST_P(CudaMatvec, ThreeLayersAsOneJob) {
   p.backend->free(xt);
 }
 
+// The gated matvec (gate and up in one streamed pass, the SwiGLU at its bands' ends, its output
+// prepared for the next product by whichever block completes each group) against the parts it
+// replaces: both products, the SwiGLU, then the down projection, which must find the same input
+// prepared. Bit for bit. 72 tiles: most groups span blocks; 304: most lie within one block;
+// 7 rows: more than it takes (the parts run instead).
+TEST_P(CudaMatvec, GatedHalfOfTheMlpIsItsPartsExactly) {
+  auto backend = testing::cuda_backend_or_none();
+  if (!backend) GTEST_SKIP() << "no CUDA GPU here";
+  Product p(std::move(backend));
+  const LayerSpec spec = GetParam();
+  cuda::set_streamed_min_bytes(0);
+  const int64_t in = 1024, out = 512;
+  uint32_t seed = 31;
+  for (const int64_t hidden : {int64_t(1152), int64_t(4864)}) {
+    const TestLayer gate(spec, hidden, in, seed++), up(spec, hidden, in, seed++), down(spec, out, hidden, seed++);
+    const LinearWeights wg = p.backend->load_linear(gate.view()), wu = p.backend->load_linear(up.view()),
+                        wd = p.backend->load_linear(down.view());
+    for (const int64_t rows : {1, 3, 7}) {
+      SCOPED_TRACE(::testing::Message() << hidden << " hidden, " << rows << " rows");
+      Tensor xt = p.upload(testing::random_floats(size_t(rows * in), seed++), rows, in);
+      std::vector<float> h[2], y[2];
+      for (int fused = 0; fused < 2; ++fused) {
+        Tensor g = p.backend->alloc(rows, hidden), u = p.backend->alloc(rows, hidden), d = p.backend->alloc(rows, out);
+        if (fused) p.backend->gated_linear(xt, wg, wu, g, u, g);
+        else p.backend->Backend::gated_linear(xt, wg, wu, g, u, g);
+        p.backend->linear(g, wd, d);
+        h[fused] = p.read(g);
+        y[fused] = p.read(d);
+        for (Tensor* t : {&g, &u, &d}) p.backend->free(*t);
+      }
+      EXPECT_EQ(h[0], h[1]);
+      EXPECT_EQ(y[0], y[1]);
+      p.backend->free(xt);
+    }
+  }
+}
+
 std::vector<LayerSpec> tiled_specs() {
   std::vector<LayerSpec> specs;
   for (int bits : {4, 8})

@@ -494,6 +494,30 @@ class CudaBackend final : public Backend {
     Backend::linear_many(x, weights, outs);
   }
 
+  void gated_linear(const Tensor& x, const LinearWeights& gate, const LinearWeights& up, Tensor& gate_out,
+                    Tensor& up_out, Tensor& out) override {
+    const PackedMatrix &g = linear_of(gate).matrix, &u = linear_of(up).matrix;
+    if (will_prepare(out) && g.bits == tiled_format_->bits && g.group_size == tiled_format_->group) {
+      const bool x_prepared = is_prepared(x, g);
+      void* x_scratch = x_prepared ? prepared_.scratch : matvec_scratch(x.cols);
+      void* h_scratch = scratch(gated_scratch_, cuda::tiled_scratch_bytes(out.cols, 32));
+      if (cuda::gated_matvec(g, u, x.data, x.rows, x_scratch, x_prepared, out.data, h_scratch,
+                             gated_arrivals(cuda::gated_arrival_bytes(g.rows, g.group_size)), stream_)) {
+        prepared_ = {out.data, out.rows, out.cols, g.bits, g.group_size, h_scratch};
+        return;
+      }
+    }
+    Backend::gated_linear(x, gate, up, gate_out, up_out, out);
+  }
+  // The gated matvec's arrival counts, zero between calls (zeroed once, when allocated: a call
+  // leaves them zero).
+  unsigned* gated_arrivals(size_t bytes) {
+    const bool grows = !gated_arrivals_ || gated_arrivals_->bytes < bytes;
+    void* data = scratch(gated_arrivals_, bytes);
+    if (grows) check(cudaMemset(data, 0, gated_arrivals_->bytes), "cudaMemset");
+    return static_cast<unsigned*>(data);
+  }
+
   void add_bias(Tensor& x, const VectorWeights& bias) override {
     forget_prepared();
     cuda::add_bias(x.data, x.rows, x.cols, vector_of(bias), stream_);
@@ -598,6 +622,7 @@ class CudaBackend final : public Backend {
       if (buffer) {
         check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
         forget_graphs();  // they may hold the old address
+        if (prepared_.scratch == buffer->data) forget_prepared();
       }
       buffer = std::make_unique<DeviceBuffer>(bytes);
     }
@@ -623,7 +648,7 @@ class CudaBackend final : public Backend {
     return tiled_format_->shared() && cuda::can_prepare(out.rows, out.cols, tiled_format_->group);
   }
   void note_prepared(const Tensor& x) {
-    prepared_ = {x.data, x.rows, x.cols, tiled_format_->bits, tiled_format_->group};
+    prepared_ = {x.data, x.rows, x.cols, tiled_format_->bits, tiled_format_->group, matvec_scratch_->data};
   }
   void forget_prepared() { prepared_ = {}; }
   bool is_prepared(const Tensor& x, const PackedMatrix& m) const {
@@ -634,9 +659,10 @@ class CudaBackend final : public Backend {
   void tiled_product(std::span<const PackedMatrix* const> layers, const Tensor& x, std::span<float* const> ys,
                      bool accumulate) {
     const PackedMatrix& m = *layers[0];
-    void* prepared = matvec_scratch(x.cols);
-    cuda::tiled_matvec(layers, x.data, x.rows, ys, prepared, stream_, {is_prepared(x, m), accumulate});
-    if (x.rows <= cuda::kTiledRowsPerPass) prepared_ = {x.data, x.rows, x.cols, m.bits, m.group_size};  // left there
+    const bool x_prepared = is_prepared(x, m);
+    void* prepared = x_prepared ? prepared_.scratch : matvec_scratch(x.cols);
+    cuda::tiled_matvec(layers, x.data, x.rows, ys, prepared, stream_, {x_prepared, accumulate});
+    if (x.rows <= cuda::kTiledRowsPerPass) prepared_ = {x.data, x.rows, x.cols, m.bits, m.group_size, prepared};  // left there
     else forget_prepared();
   }
 
@@ -669,6 +695,7 @@ class CudaBackend final : public Backend {
   LogitAdjustment* adjustments_host_ = nullptr;
   cudaEvent_t ids_copied_ = nullptr;
   std::unique_ptr<DeviceBuffer> weight_scratch_, half_scratch_, matvec_scratch_, attention_scratch_, inv_freq_;
+  std::unique_ptr<DeviceBuffer> gated_scratch_, gated_arrivals_;  // the gated matvec's output, prepared; its counts
   std::unique_ptr<DeviceBuffer> prefill_scalars_;
   std::shared_ptr<TiledFormat> tiled_format_ = std::make_shared<TiledFormat>();
   int64_t matvec_scratch_cols_ = 0;
@@ -676,6 +703,7 @@ class CudaBackend final : public Backend {
     const float* x = nullptr;
     int64_t rows = 0, cols = 0;
     int bits = 0, group = 0;
+    void* scratch = nullptr;  // where: the matvec scratch, or the gated matvec's
   } prepared_;
   std::vector<float> inv_freq_host_;
   std::unique_ptr<DeviceBuffer> cublas_workspace_;

@@ -294,20 +294,54 @@ __global__ void __launch_bounds__(kWarps * 32, Wide || kTiles > 1 ? 2 : 3) tiled
 // slower (the producer's start-up is not hidden by so few stages), so smaller products keep the
 // tiled kernel.
 
-template <int Bits, int GS, class ScaleT>
+// The end of a gated block, its tiles [begin, end) of h written (and fenced): its consumer warps
+// prepare the groups of GS rows it holds whole, and count its tiles of the groups it shares with
+// a neighbour in; the block that completes such a group prepares it (from L2: the neighbour wrote
+// part of it). Kept out of the bands' loop: a count and a fence per band held every warp up.
+template <int Bits, int GS>
+__device__ __forceinline__ void finish_gated_groups(const GatedOutput& out, int64_t begin, int64_t end, int x_rows,
+                                                    float (*values)[GS]) {
+  constexpr int kTilesPerGroup = GS / kTileRows;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int64_t first = begin / kTilesPerGroup, last = (end - 1) / kTilesPerGroup;
+  for (int64_t group = first + warp; group <= last; group += kWarps) {
+    const int64_t held = min(end, (group + 1) * kTilesPerGroup) - max(begin, group * kTilesPerGroup);
+    unsigned complete = held == kTilesPerGroup;
+    if (!complete && lane == 0) {
+      complete = atomicAdd(out.arrivals + group, unsigned(held)) + unsigned(held) == unsigned(kTilesPerGroup);
+      if (complete) out.arrivals[group] = 0, __threadfence();  // zero for the next product
+    }
+    if (!__shfl_sync(0xffffffffu, complete, 0)) continue;
+    for (int r = 0; r < x_rows; ++r) {
+      for (int i = lane; i < GS; i += 32) values[warp][i] = __ldcg(out.h + r * out.rows + group * GS + i);
+      __syncwarp();
+      prepare_group<Bits, GS>(values[warp], r, group, out.rows / GS, out.to.frags, out.to.info);
+      __syncwarp();
+    }
+  }
+}
+
+// Gated (an MLP's gate/up): job.m[0] is the gate, job.m[1] the up projection of the same shape,
+// and each band is one gate tile with the same up tile, so that the band's end has both halves of
+// 16 rows of silu(gate) * up (computed as swiglu_prepare_kernel does, so the same values), which
+// go to `gated` instead of the ys; the SwiGLU kernel between the products is gone.
+template <int Bits, int GS, class ScaleT, bool Gated = false>
 __global__ void __launch_bounds__((kWarps + 1) * 32, 1)
     streamed_matvec_kernel(TiledJob job, const uint2* frags, const float4* info, int x_rows, bool accumulate,
-                           int slots, int ahead) {
+                           int slots, int ahead, GatedOutput gated) {
   using S = Stage<Bits, GS, ScaleT>;
   constexpr int kSteps = GS / 16;
   extern __shared__ __align__(128) std::byte ring[];
   __shared__ uint64_t landed[kMaxSlots], freed[kMaxSlots];
   __shared__ float partial[kWarps][kMaxXRows][kBand * kTileRows];
+  __shared__ float group_values[Gated ? kWarps : 1][GS];
 
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int64_t tiles = job.first_tile[job.count];
+  const int64_t tiles = job.first_tile[Gated ? 1 : job.count];
   const int64_t begin = tiles * blockIdx.x / gridDim.x, end = tiles * (blockIdx.x + 1) / gridDim.x;
   const int groups = int(job.m[0].cols / GS);
+  const JobLayer up = Gated ? job_layer(job, 1) : JobLayer{};
+  constexpr int kMaxBand = Gated ? 1 : kBand;
   const int slot_bytes = S::bytes(x_rows);
   if (threadIdx.x == 0) {
     // a slot has landed once its weights and its activations have: two announced arrivals
@@ -324,11 +358,11 @@ __global__ void __launch_bounds__((kWarps + 1) * 32, 1)
       std::byte* to = ring + size_t(slot) * slot_bytes;
       uint64_t* done = &landed[slot];
       const int count = c.count();
-      if (weights && lane == 0) barrier_expect_bytes(done, stage_weight_bytes<Bits, GS, ScaleT>(c));
+      if (weights && lane == 0) barrier_expect_bytes(done, stage_weight_bytes<Bits, GS, ScaleT, Gated>(c));
       if (activations && lane == 8)
         barrier_expect_bytes(done, uint32_t(x_rows * count * S::kGroupXBytes + count * kMaxXRows * sizeof(float4)));
       __syncwarp();
-      if (weights) copy_stage_weights<Bits, GS, ScaleT>(c, to, done, lane);
+      if (weights) copy_stage_weights<Bits, GS, ScaleT, Gated>(c, up, to, done, lane);
       if (activations && lane >= 8 && lane < 8 + x_rows) {
         const int r = lane - 8;
         bulk_copy(to + S::kXAt + r * S::kGroups * S::kGroupXBytes, frags + (size_t(r) * groups + c.g0) * kSteps * 8,
@@ -339,11 +373,11 @@ __global__ void __launch_bounds__((kWarps + 1) * 32, 1)
                   uint32_t(count * kMaxXRows * sizeof(float4)), done);
     };
     // the weights of the first `ahead` stages before the kernel before has finished ...
-    StageCursor first(job, begin, end, groups, S::kGroups);
+    StageCursor first(job, begin, end, groups, S::kGroups, kMaxBand);
     for (int stage = 0; stage < ahead && first.valid(); ++stage, first.next(job)) issue(first, stage, true, false);
     // ... then every stage's activations, and the rest of the weights as slots come free
     wait_for_inputs();
-    StageCursor c(job, begin, end, groups, S::kGroups);
+    StageCursor c(job, begin, end, groups, S::kGroups, kMaxBand);
     for (int slot = 0, round = 0, stage = 0; c.valid(); c.next(job), ++stage) {
       if (round > 0) {  // the slot's previous stage consumed: the phase of round - 1
         barrier_wait(&freed[slot], (round - 1) & 1);
@@ -361,12 +395,12 @@ __global__ void __launch_bounds__((kWarps + 1) * 32, 1)
   const bool supplies_x = lane < 8 * x_rows;
   const int x_row = t < x_rows ? t : 0;  // lane t's C columns 2t, 2t+1 are x row t's
   float acc[kBand][2] = {};
-  StageCursor c(job, begin, end, groups, S::kGroups);
+  StageCursor c(job, begin, end, groups, S::kGroups, kMaxBand);
   for (int slot = 0, parity = 0; c.valid(); c.next(job)) {
     const std::byte* at = ring + size_t(slot) * slot_bytes;
     barrier_wait(&landed[slot], parity);
     consume_stage<Bits, GS, ScaleT>(
-        at, c, supplies_x,
+        at, c, stage_tiles<Gated>(c), supplies_x,
         reinterpret_cast<const uint2*>(at + S::kXAt) + size_t(lane >> 3) * S::kGroups * kSteps * 8 + (lane & 7),
         reinterpret_cast<const float4*>(at + S::kXAt + x_rows * S::kGroups * S::kGroupXBytes) + x_row, kMaxXRows, acc);
     __syncwarp();
@@ -383,6 +417,17 @@ __global__ void __launch_bounds__((kWarps + 1) * 32, 1)
       }
     }
     sync_threads(1, kWarps * 32);
+    if constexpr (Gated) {
+      if (threadIdx.x < kTileRows * x_rows) {
+        const int r = threadIdx.x % kTileRows, xr = threadIdx.x / kTileRows;
+        float gate = 0, up_value = 0;
+#pragma unroll
+        for (int w = 0; w < kWarps; ++w) gate += partial[w][xr][r], up_value += partial[w][xr][kTileRows + r];
+        gated.h[xr * gated.rows + c.local * kTileRows + r] = gate / (1.0f + expf(-gate)) * up_value;
+      }
+      sync_threads(1, kWarps * 32);
+      continue;
+    }
     if (threadIdx.x < c.band * kTileRows * x_rows) {
       const int r = threadIdx.x % (c.band * kTileRows), xr = threadIdx.x / (c.band * kTileRows);
       float sum = 0;
@@ -395,6 +440,11 @@ __global__ void __launch_bounds__((kWarps + 1) * 32, 1)
       }
     }
     sync_threads(1, kWarps * 32);
+  }
+  if constexpr (Gated) {
+    __threadfence();  // this block's h, before its counts tell other blocks of it
+    sync_threads(1, kWarps * 32);
+    finish_gated_groups<Bits, GS>(gated, begin, end, x_rows, group_values);
   }
 }
 
@@ -430,6 +480,31 @@ __global__ void dequantize_tiled_kernel(PackedMatrix m, const int32_t* ids, int6
 
 
 size_t streamed_min_bytes = kStreamedMinBytes;
+
+// One streamed product of job over n activation rows prepared in `prepared`.
+template <int Bits, int GS, class ScaleT, bool Gated>
+void launch_streamed(const TiledJob& job, Prepared prepared, int n, bool accumulate, const GatedOutput& gated,
+                     cudaStream_t stream) {
+  using S = Stage<Bits, GS, ScaleT>;
+  static const bool sized = [] {
+    cudaFuncSetAttribute(streamed_matvec_kernel<Bits, GS, ScaleT, Gated>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                         kRingBytes);
+    return true;
+  }();
+  (void)sized;
+  const int slots = std::min(kMaxSlots, kRingBytes / S::bytes(n));
+  const int ahead = std::clamp(kAheadWeightBytes / S::kLayerBytes, 1, slots);
+  const unsigned tiles = unsigned(job.first_tile[Gated ? 1 : job.count]);
+  launch(streamed_matvec_kernel<Bits, GS, ScaleT, Gated>, std::min<unsigned>(tiles, unsigned(multiprocessors())),
+         (kWarps + 1) * 32, size_t(slots) * S::bytes(n), stream, job, prepared.frags, prepared.info, n, accumulate,
+         slots, ahead, gated);
+}
+
+size_t weight_bytes_of(std::span<const PackedMatrix* const> layers) {
+  size_t bytes = 0;
+  for (const PackedMatrix* m : layers) bytes += size_t(m->rows / kTileRows) * m->weight_stride;
+  return bytes;
+}
 
 }  // namespace
 
@@ -498,9 +573,7 @@ void tiled_matvec(std::span<const PackedMatrix* const> layers, const float* x, i
     job.first_tile[i + 1] = job.first_tile[i] + layers[i]->rows / kTileRows;
   }
   const int64_t groups = shape.cols / shape.group_size;
-  size_t weight_bytes = 0;
-  for (const PackedMatrix* m : layers) weight_bytes += size_t(m->rows / kTileRows) * m->weight_stride;
-  const bool streamed = weight_bytes >= streamed_min_bytes;
+  const bool streamed = weight_bytes_of(layers) >= streamed_min_bytes;
   for (int64_t first = 0; first < x_rows; first += kMaxXRows) {
     const int n = int(std::min<int64_t>(kMaxXRows, x_rows - first));
     for (int i = 0; i < job.count; ++i) job.y[i] = ys[i] + first * layers[i]->rows;
@@ -509,21 +582,7 @@ void tiled_matvec(std::span<const PackedMatrix* const> layers, const float* x, i
         launch(prepare_kernel<Bits, GS>, unsigned((groups * n + 7) / 8), 256, 0, stream, x + first * shape.cols,
                shape.cols, n, prepared);
       const unsigned blocks = unsigned(job.first_tile[job.count]);
-      if (streamed) {
-        using S = Stage<Bits, GS, ScaleT>;
-        static const bool sized = [] {
-          cudaFuncSetAttribute(streamed_matvec_kernel<Bits, GS, ScaleT>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                               kRingBytes);
-          return true;
-        }();
-        (void)sized;
-        const int slots = std::min(kMaxSlots, kRingBytes / S::bytes(n));
-        const int ahead = std::clamp(kAheadWeightBytes / S::kLayerBytes, 1, slots);
-        launch(streamed_matvec_kernel<Bits, GS, ScaleT>, std::min<unsigned>(blocks, unsigned(multiprocessors())),
-               (kWarps + 1) * 32, size_t(slots) * S::bytes(n), stream, job, prepared.frags, prepared.info, n,
-               options.accumulate, slots, ahead);
-        return;
-      }
+      if (streamed) return launch_streamed<Bits, GS, ScaleT, false>(job, prepared, n, options.accumulate, {}, stream);
       // Narrow layers: two tiles a block when every layer of the job has an even count of them.
       bool even = true;
       for (int i = 0; i < job.count; ++i) even = even && (job.first_tile[i + 1] - job.first_tile[i]) % 2 == 0;
@@ -539,6 +598,32 @@ void tiled_matvec(std::span<const PackedMatrix* const> layers, const float* x, i
     });
   }
 }
+
+bool gated_matvec(const PackedMatrix& gate, const PackedMatrix& up, const float* x, int64_t x_rows, void* x_scratch,
+                  bool x_prepared, float* h, void* h_scratch, unsigned* arrivals, cudaStream_t stream) {
+  const PackedMatrix* layers[] = {&gate, &up};
+  if (!can_share_tiled(layers) || up.rows != gate.rows || gate.rows % gate.group_size != 0 || x_rows > kMaxXRows ||
+      weight_bytes_of(layers) < streamed_min_bytes)
+    return false;
+  TiledJob job;
+  job.count = 1;  // the up projection rides in m[1], paired tile by tile with the gate
+  job.m[0] = gate;
+  job.m[1] = up;
+  job.first_tile[0] = 0;
+  job.first_tile[1] = gate.rows / kTileRows;
+  job.first_tile[2] = 2 * job.first_tile[1];
+  const Prepared prepared = prepared_in(x_scratch, gate.cols);
+  const GatedOutput out{h, prepared_in(h_scratch, gate.rows), arrivals, gate.rows};
+  const int n = int(x_rows);
+  dispatch_tiled(gate, [&]<int Bits, int GS, class ScaleT>() {
+    if (!x_prepared)
+      launch(prepare_kernel<Bits, GS>, unsigned((gate.cols / GS * n + 7) / 8), 256, 0, stream, x, gate.cols, n, prepared);
+    launch_streamed<Bits, GS, ScaleT, true>(job, prepared, n, false, out, stream);
+  });
+  return true;
+}
+
+size_t gated_arrival_bytes(int64_t rows, int group_size) { return size_t(rows / group_size) * sizeof(unsigned); }
 
 bool can_prepare(int64_t rows, int64_t cols, int group_size) {
   return rows <= kMaxXRows && group_size > 0 && cols % group_size == 0;

@@ -151,6 +151,16 @@ struct TiledJob {
   int count = 0;
 };
 
+// Where a gated product (an MLP's gate and up projections, their tiles paired) leaves
+// silu(gate) * up: in h [x_rows][rows], and prepared for the next product (`to`) a group at a time
+// by the block that completes the group (`arrivals` counts its tiles; that block resets it).
+struct GatedOutput {
+  float* h = nullptr;
+  Prepared to{};
+  unsigned* arrivals = nullptr;
+  int64_t rows = 0;
+};
+
 // ---- the streamed matvec's stages (tiled_matvec.cu says how the kernel works) ----
 
 constexpr int kBand = 2;  // tiles a stage carries (each x fragment read serves both)
@@ -214,18 +224,20 @@ __device__ __forceinline__ int layer_of(const TiledJob& job, int64_t tile) {
   return layer;
 }
 
-// The stages of a block's tiles [tile, end), in order: bands of up to kBand tiles of one layer,
-// each walked over its groups a stage's worth at a time. Every block starts its bands at a group of
+// The stages of a block's tiles [tile, end), in order: bands of up to max_band (kBand or 1) tiles
+// of one layer, each walked over its groups a stage's worth at a time. Every block starts its bands at a group of
 // its own: all 132 walking x from group 0 together would ask the same few L2 lines at once. Kept
 // cheap: the producer runs it once per stage in a single warp, and its speed bounds the block's.
 struct StageCursor {
   int64_t tile, end;
-  int groups, stage_groups, stages, first_g0, band = 0, step = 0, g0 = 0;
+  int groups, stage_groups, stages, first_g0, max_band, band = 0, step = 0, g0 = 0;
   JobLayer layer{};
   int64_t local = 0;  // the band's first tile within its layer
-  __device__ StageCursor(const TiledJob& job, int64_t begin, int64_t end, int groups, int stage_groups)
+  __device__ StageCursor(const TiledJob& job, int64_t begin, int64_t end, int groups, int stage_groups,
+                         int max_band = kBand)
       : tile(begin), end(end), groups(groups), stage_groups(stage_groups),
-        stages((groups + stage_groups - 1) / stage_groups), first_g0(int(blockIdx.x % unsigned(stages)) * stage_groups) {
+        stages((groups + stage_groups - 1) / stage_groups), first_g0(int(blockIdx.x % unsigned(stages)) * stage_groups),
+        max_band(max_band) {
     start_band(job);
   }
   __device__ bool valid() const { return tile < end; }
@@ -246,34 +258,44 @@ struct StageCursor {
     const int index = layer_of(job, tile);
     layer = job_layer(job, index);
     local = tile - layer.first_tile;
-    band = tile + 1 < end && layer_of(job, tile + 1) == index ? kBand : 1;
+    band = max_band > 1 && tile + 1 < end && layer_of(job, tile + 1) == index ? kBand : 1;
   }
 };
 
+// The tiles a stage carries: its band's, or when `Paired` (a gated product, whose bands are one
+// tile) that tile of the gate and the same tile of the up projection (`second`).
+template <bool Paired>
+__device__ __forceinline__ int stage_tiles(const StageCursor& c) { return Paired ? 2 : c.band; }
+
 // The bytes of a stage's weights, scales and biases (what its producer announces on its barrier).
-template <int Bits, int GS, class ScaleT>
+template <int Bits, int GS, class ScaleT, bool Paired>
 __device__ __forceinline__ uint32_t stage_weight_bytes(const StageCursor& c) {
   using S = Stage<Bits, GS, ScaleT>;
-  return uint32_t(c.band * c.count() * (S::kGroupBytes + 2 * S::kGroupScaleBytes));
+  return uint32_t(stage_tiles<Paired>(c) * c.count() * (S::kGroupBytes + 2 * S::kGroupScaleBytes));
 }
 
 // A producer warp's copies of a stage's weights, scales and biases into the slot at `to`, landing
 // on `done` (lanes 0-5: a tile's weights, scales, biases, tile lane / 3).
-template <int Bits, int GS, class ScaleT>
-__device__ __forceinline__ void copy_stage_weights(const StageCursor& c, std::byte* to, uint64_t* done, int lane) {
+template <int Bits, int GS, class ScaleT, bool Paired>
+__device__ __forceinline__ void copy_stage_weights(const StageCursor& c, const JobLayer& second, std::byte* to,
+                                                   uint64_t* done, int lane) {
   using S = Stage<Bits, GS, ScaleT>;
-  if (lane >= 3 * c.band) return;
+  if (lane >= 3 * stage_tiles<Paired>(c)) return;
   const int k = lane / 3, part = lane % 3, count = c.count();
-  const int64_t tile = c.local + k;
+  // field by field: choosing between the two structs by reference put them in local memory
+  const bool other = Paired && k == 1;
+  const int64_t tile = c.local + (Paired ? 0 : k);
   if (part == 0) {
-    bulk_copy(to + k * S::kGroups * S::kGroupBytes,
-              c.layer.weight + size_t(tile) * c.layer.tile_stride + size_t(c.g0) * S::kGroupBytes,
+    const std::byte* weight = other ? second.weight : c.layer.weight;
+    const size_t stride = other ? second.tile_stride : c.layer.tile_stride;
+    bulk_copy(to + k * S::kGroups * S::kGroupBytes, weight + size_t(tile) * stride + size_t(c.g0) * S::kGroupBytes,
               uint32_t(count * S::kGroupBytes), done);
   } else {
-    const std::byte* from = part == 1 ? c.layer.scales : c.layer.biases;
+    const std::byte* from = part == 1 ? (other ? second.scales : c.layer.scales) : (other ? second.biases : c.layer.biases);
+    const size_t stride = other ? second.scale_stride : c.layer.scale_stride;
     bulk_copy(to + S::kWeightBytes + (part - 1) * S::kScaleBytes + k * S::kGroups * S::kGroupScaleBytes,
-              from + size_t(tile) * c.layer.scale_stride + size_t(c.g0) * S::kGroupScaleBytes,
-              uint32_t(count * S::kGroupScaleBytes), done);
+              from + size_t(tile) * stride + size_t(c.g0) * S::kGroupScaleBytes, uint32_t(count * S::kGroupScaleBytes),
+              done);
   }
 }
 
@@ -281,7 +303,7 @@ __device__ __forceinline__ void copy_stage_weights(const StageCursor& c, std::by
 // the stage against x, whose fragments for this lane are at frags[(j * kSteps + s) * 8] (already
 // offset to the lane's x row and lane) and whose info is info[j * info_stride].
 template <int Bits, int GS, class ScaleT>
-__device__ __forceinline__ void consume_stage(const std::byte* at, const StageCursor& c, bool supplies_x,
+__device__ __forceinline__ void consume_stage(const std::byte* at, const StageCursor& c, int tiles, bool supplies_x,
                                               const uint2* frags, const float4* info, int info_stride,
                                               float (&acc)[kBand][2]) {
   using S = Stage<Bits, GS, ScaleT>;
@@ -296,7 +318,7 @@ __device__ __forceinline__ void consume_stage(const std::byte* at, const StageCu
     const float4 in = info[j * info_stride];
 #pragma unroll
     for (int k = 0; k < kBand; ++k) {
-      if (k >= c.band) break;
+      if (k >= tiles) break;
       uint32_t words[2 * kRowWords];
       const std::byte* w = at + (k * S::kGroups + j) * S::kGroupBytes + lane * kLaneBytes;
       if constexpr (kLaneBytes == 8) {

@@ -167,6 +167,34 @@ void DecodeAttention(benchmark::State& state) {
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(2 * per_layer * sizeof(float)));
 }
 
+// Prefill's GEMM on one core, as the CPU backend runs a layer (quantized_matmul.cpp): x prepared,
+// then per panel of weight rows x inputs, the panel dequantized to f32 and multiplied by every
+// activation row. Counted in flops (2 per weight and row): set against the core's FMA peak.
+void Gemm(benchmark::State& state) {
+  const cpu::Kernels* k = table(int(state.range(0)));
+  if (!k) return state.SkipWithError("kernel table not runnable here");
+  const int64_t rows = state.range(1), outs = state.range(2), cols = state.range(3);
+  const int64_t panel_rows = state.range(4), panel_cols = state.range(5);
+  Matrices m = make_affine(outs, cols, 4, 64);
+  const cpu::PackedMatrix& w = m.packed[0];
+  std::vector<float> x(size_t(rows * cols)), a(size_t(rows * cols)), y(size_t(rows * outs));
+  std::vector<float> panel(size_t(panel_rows * panel_cols));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(float(i));
+  for (auto _ : state) {
+    k->prepare_gemm(w, x.data(), rows, 0, cols, a.data());
+    std::fill(y.begin(), y.end(), 0.0f);
+    for (int64_t o0 = 0; o0 < outs; o0 += panel_rows)
+      for (int64_t k0 = 0; k0 < cols; k0 += panel_cols) {
+        k->dequantize(w, o0, panel_rows, k0, panel_cols, panel.data());
+        k->gemm(rows, panel_rows, panel_cols, a.data() + k0, cols, panel.data(), panel_cols, y.data() + o0, outs);
+      }
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetLabel(k->name);
+  state.counters["GFLOP/s"] = benchmark::Counter(double(state.iterations()) * 2.0 * double(rows * outs * cols) / 1e9,
+                                                 benchmark::Counter::kIsRate);
+}
+
 // One sampled token from Llama 3's 128256 logits (backend/token_draw.h) with each table's exp:
 // a draw's cost per token next to the decode step it follows. Filters: 0 none (temperature 0.7),
 // 1 top_p 0.9, 2 top_k 40 + top_p 0.95 + min_p 0.05 (temperature 0.8).
@@ -229,6 +257,14 @@ BENCHMARK(DecodeAttention)
     ->UseRealTime();
 // table, filters
 BENCHMARK(Draw)->ArgNames({"table", "filters"})->ArgsProduct({{0, 1}, {0, 1, 2}})->Unit(benchmark::kMicrosecond);
+// table, activation rows, outputs, inputs, panel rows, panel inputs (the backend's: 32 x 256;
+// longer panels measured faster here on one core, not in salut bench's prefill on two:
+// bench/results/cpu/prefill_gemm_s16.txt)
+BENCHMARK(Gemm)
+    ->ArgNames({"table", "rows", "outs", "cols", "panel_rows", "panel_cols"})
+    ->Args({1, 512, 256, 2048, 32, 256})
+    ->Args({1, 512, 256, 2048, 8, 1024})
+    ->UseRealTime();
 // table (0 scalar, 1 avx2, 2 avx512), rows, cols, bits, group
 BENCHMARK(Matvec)
     ->ArgNames({"table", "rows", "cols", "bits", "group"})

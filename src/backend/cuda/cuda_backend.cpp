@@ -498,11 +498,13 @@ class CudaBackend final : public Backend {
                     Tensor& up_out, Tensor& out) override {
     const PackedMatrix &g = linear_of(gate).matrix, &u = linear_of(up).matrix;
     if (will_prepare(out) && g.bits == tiled_format_->bits && g.group_size == tiled_format_->group) {
-      const bool x_prepared = is_prepared(x, g);
-      void* x_scratch = x_prepared ? prepared_.scratch : matvec_scratch(x.cols);
+      // the output's buffers first: growing one forgets what it held prepared
       void* h_scratch = scratch(gated_scratch_, cuda::tiled_scratch_bytes(out.cols, 32));
-      if (cuda::gated_matvec(g, u, x.data, x.rows, x_scratch, x_prepared, out.data, h_scratch,
-                             gated_arrivals(cuda::gated_arrival_bytes(g.rows, g.group_size)), stream_)) {
+      unsigned* arrivals = gated_arrivals(cuda::gated_arrival_bytes(g.rows, g.group_size));
+      // x prepared in the buffer h goes to (x a gated output itself): prepared again, elsewhere
+      const bool x_prepared = is_prepared(x, g) && prepared_.scratch != h_scratch;
+      void* x_scratch = x_prepared ? prepared_.scratch : matvec_scratch(x.cols);
+      if (cuda::gated_matvec(g, u, x.data, x.rows, x_scratch, x_prepared, out.data, h_scratch, arrivals, stream_)) {
         prepared_ = {out.data, out.rows, out.cols, g.bits, g.group_size, h_scratch};
         return;
       }

@@ -56,7 +56,7 @@ void tiled_matvec(std::span<const PackedMatrix* const> layers, const float* x, i
 // gated half), h left prepared in h_scratch for a next product of the same format; no SwiGLU
 // kernel between the products. `arrivals` holds gated_arrival_bytes, zero before the first call
 // (each call leaves it zero). Returns false, doing nothing, for layers it does not take (not
-// tiled alike, too small to stream, more than kMaxXRows... rows): the caller then runs the parts.
+// tiled alike, too small to stream, more than kTiledRowsPerPass rows): the caller then runs the parts.
 bool gated_matvec(const PackedMatrix& gate, const PackedMatrix& up, const float* x, int64_t x_rows, void* x_scratch,
                   bool x_prepared, float* h, void* h_scratch, unsigned* arrivals, cudaStream_t stream);
 size_t gated_arrival_bytes(int64_t rows, int group_size);

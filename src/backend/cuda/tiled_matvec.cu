@@ -500,6 +500,12 @@ void launch_streamed(const TiledJob& job, Prepared prepared, int n, bool accumul
          slots, ahead, gated);
 }
 
+// x [n, cols] prepared for a tiled product: prepare_kernel, a warp per (group, row).
+template <int Bits, int GS>
+void launch_prepare(const float* x, int64_t cols, int n, Prepared to, cudaStream_t stream) {
+  launch(prepare_kernel<Bits, GS>, unsigned((cols / GS * n + 7) / 8), 256, 0, stream, x, cols, n, to);
+}
+
 size_t weight_bytes_of(std::span<const PackedMatrix* const> layers) {
   size_t bytes = 0;
   for (const PackedMatrix* m : layers) bytes += size_t(m->rows / kTileRows) * m->weight_stride;
@@ -572,15 +578,13 @@ void tiled_matvec(std::span<const PackedMatrix* const> layers, const float* x, i
     job.m[i] = *layers[i];
     job.first_tile[i + 1] = job.first_tile[i] + layers[i]->rows / kTileRows;
   }
-  const int64_t groups = shape.cols / shape.group_size;
   const bool streamed = weight_bytes_of(layers) >= streamed_min_bytes;
   for (int64_t first = 0; first < x_rows; first += kMaxXRows) {
     const int n = int(std::min<int64_t>(kMaxXRows, x_rows - first));
     for (int i = 0; i < job.count; ++i) job.y[i] = ys[i] + first * layers[i]->rows;
     dispatch_tiled(shape, [&]<int Bits, int GS, class ScaleT>() {
       if (!options.x_prepared || x_rows > kMaxXRows)
-        launch(prepare_kernel<Bits, GS>, unsigned((groups * n + 7) / 8), 256, 0, stream, x + first * shape.cols,
-               shape.cols, n, prepared);
+        launch_prepare<Bits, GS>(x + first * shape.cols, shape.cols, n, prepared, stream);
       const unsigned blocks = unsigned(job.first_tile[job.count]);
       if (streamed) return launch_streamed<Bits, GS, ScaleT, false>(job, prepared, n, options.accumulate, {}, stream);
       // Narrow layers: two tiles a block when every layer of the job has an even count of them.
@@ -611,13 +615,11 @@ bool gated_matvec(const PackedMatrix& gate, const PackedMatrix& up, const float*
   job.m[1] = up;
   job.first_tile[0] = 0;
   job.first_tile[1] = gate.rows / kTileRows;
-  job.first_tile[2] = 2 * job.first_tile[1];
   const Prepared prepared = prepared_in(x_scratch, gate.cols);
   const GatedOutput out{h, prepared_in(h_scratch, gate.rows), arrivals, gate.rows};
   const int n = int(x_rows);
   dispatch_tiled(gate, [&]<int Bits, int GS, class ScaleT>() {
-    if (!x_prepared)
-      launch(prepare_kernel<Bits, GS>, unsigned((gate.cols / GS * n + 7) / 8), 256, 0, stream, x, gate.cols, n, prepared);
+    if (!x_prepared) launch_prepare<Bits, GS>(x, gate.cols, n, prepared, stream);
     launch_streamed<Bits, GS, ScaleT, true>(job, prepared, n, false, out, stream);
   });
   return true;

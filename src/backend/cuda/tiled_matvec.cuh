@@ -225,9 +225,10 @@ __device__ __forceinline__ int layer_of(const TiledJob& job, int64_t tile) {
 }
 
 // The stages of a block's tiles [tile, end), in order: bands of up to max_band (kBand or 1) tiles
-// of one layer, each walked over its groups a stage's worth at a time. Every block starts its bands at a group of
-// its own: all 132 walking x from group 0 together would ask the same few L2 lines at once. Kept
-// cheap: the producer runs it once per stage in a single warp, and its speed bounds the block's.
+// of one layer, each walked over its groups a stage's worth at a time. Every block starts its
+// bands at a group of its own: all 132 walking x from group 0 together would ask the same few L2
+// lines at once. Kept cheap: the producer runs it once per stage in a single warp, and its speed
+// bounds the block's.
 struct StageCursor {
   int64_t tile, end;
   int groups, stage_groups, stages, first_g0, max_band, band = 0, step = 0, g0 = 0;

@@ -22,8 +22,8 @@ inline constexpr ShuffleControl<8> kShuffle = make_shuffle<8>(Bits);
 
 struct Isa {
   static constexpr int L = 8;
-  static constexpr int kGemmM = 3;  // 3 x 4 accumulators + 3 + 1 operands = 16 registers
-  static constexpr int kGemmN = 4;
+  static constexpr int kGemmM = 6;  // prefill's GEMM tile: 6 x 2 accumulators + 2 + 1 operands of 16 registers
+  static constexpr int kGemmN = 2;
   using F = __m256;
   using I = __m256i;
 

@@ -22,8 +22,8 @@ inline constexpr ShuffleControl<16> kShuffle = make_shuffle<16>(Bits);
 
 struct Isa {
   static constexpr int L = 16;
-  static constexpr int kGemmM = 4;  // 4 x 6 accumulators + 4 + 1 operands of 32 registers
-  static constexpr int kGemmN = 6;
+  static constexpr int kGemmM = 12;  // prefill's GEMM tile: 12 x 2 accumulators + 2 + 1 operands of 32 registers
+  static constexpr int kGemmN = 2;
   using F = __m512;
   using I = __m512i;
 

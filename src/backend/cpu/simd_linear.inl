@@ -7,7 +7,7 @@
 // activations and summed per group; the group's scale multiplies the group's sum once, and
 // the bias term is Σ bias·Σx over the groups, as MLX's quantized matmul computes it.
 // Prefill dequantizes a panel of weight rows to f32 (in the same lane order) and runs a
-// register-blocked dot-product GEMM over it, reusing each dequantized panel for every token.
+// register-blocked outer-product GEMM over it, reusing each dequantized panel for every token.
 
 // Loops over a block's vectors or a tile's registers must be unrolled for the values to stay in
 // registers.
@@ -515,48 +515,87 @@ static void dequantize(const PackedMatrix& w, int64_t first, int64_t count, int6
 }
 
 // ---- Prefill: GEMM on f32 panels ----
+//
+// C += A · Bᵀ by outer products, as BLIS-style kernels do: B's rows are packed a panel of
+// kGemmCols at a time into k-major order, then each step of k loads kGemmN vectors of the panel
+// and broadcasts kGemmM values of A, whose products go to kGemmM x kGemmN accumulators that stay
+// in registers over the whole k: no horizontal sums, and two loads per FMA pair at most. (The
+// dot-product tiles before them ran at ~40% of one core's FMA peak: salut_kernels_bench Gemm.)
 
-// An M x N tile of dot products over k (a multiple of L): M rows of A against N rows of B.
-template <int M, int N>
-static inline void gemm_tile(int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
-                             int64_t ldc) {
+static constexpr int kGemmCols = Isa::kGemmN * L;  // C columns of a tile: one packed panel
+static constexpr int64_t kGemmDepth = 256;          // k packed at a time
+static constexpr int kGemmPanels = 2;               // panels packed at a time (32-64 KiB on the stack)
+
+// B [cols, k] (stride ldb) as a panel [k][kGemmCols], zero past `cols`.
+static inline void pack_gemm_panel(int64_t cols, int64_t k, const float* b, int64_t ldb, float* panel) {
+  for (int64_t j = 0; j < kGemmCols; ++j) {
+    const float* row = b + j * ldb;
+    if (j < cols)
+      for (int64_t p = 0; p < k; ++p) panel[p * kGemmCols + j] = row[p];
+    else
+      for (int64_t p = 0; p < k; ++p) panel[p * kGemmCols + j] = 0.0f;
+  }
+}
+
+// C [M, cols] (stride ldc) += A [M, k] (stride lda) · the panel's k x cols.
+template <int M>
+static inline void gemm_tile(int64_t k, const float* a, int64_t lda, const float* panel, float* c, int64_t ldc,
+                             int64_t cols) {
+  constexpr int N = Isa::kGemmN;
   F acc[M][N];
   SALUT_UNROLL
   for (int i = 0; i < M; ++i)
     SALUT_UNROLL
     for (int j = 0; j < N; ++j) acc[i][j] = Isa::zero();
-  for (int64_t p = 0; p < k; p += L) {
-    F av[M];
+  for (int64_t p = 0; p < k; ++p) {
+    F bv[N];
     SALUT_UNROLL
-    for (int i = 0; i < M; ++i) av[i] = Isa::load(a + i * lda + p);
+    for (int j = 0; j < N; ++j) bv[j] = Isa::load(panel + p * kGemmCols + j * L);
     SALUT_UNROLL
-    for (int j = 0; j < N; ++j) {
-      const F bv = Isa::load(b + j * ldb + p);
+    for (int i = 0; i < M; ++i) {
+      const F av = Isa::set1(a[i * lda + p]);
       SALUT_UNROLL
-      for (int i = 0; i < M; ++i) acc[i][j] = Isa::fma(av[i], bv, acc[i][j]);
+      for (int j = 0; j < N; ++j) acc[i][j] = Isa::fma(av, bv[j], acc[i][j]);
     }
   }
-  SALUT_UNROLL
-  for (int i = 0; i < M; ++i)
+  if (cols == kGemmCols) {
     SALUT_UNROLL
-    for (int j = 0; j < N; ++j) c[i * ldc + j] += Isa::hsum(acc[i][j]);
-}
-
-template <int M>
-static inline void gemm_rows(int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
-                             int64_t ldc) {
-  constexpr int N = Isa::kGemmN;
-  int64_t j = 0;
-  for (; j + N <= n; j += N) gemm_tile<M, N>(k, a, lda, b + j * ldb, ldb, c + j, ldc);
-  for (; j < n; ++j) gemm_tile<M, 1>(k, a, lda, b + j * ldb, ldb, c + j, ldc);
+    for (int i = 0; i < M; ++i)
+      SALUT_UNROLL
+      for (int j = 0; j < N; ++j) Isa::store(c + i * ldc + j * L, Isa::add(Isa::load(c + i * ldc + j * L), acc[i][j]));
+    return;
+  }
+  alignas(64) float row[kGemmCols];
+  SALUT_UNROLL
+  for (int i = 0; i < M; ++i) {
+    SALUT_UNROLL
+    for (int j = 0; j < N; ++j) Isa::store(row + j * L, acc[i][j]);
+    for (int64_t j = 0; j < cols; ++j) c[i * ldc + j] += row[j];
+  }
 }
 
 static void gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
                  int64_t ldc) {
   constexpr int M = Isa::kGemmM;
-  int64_t i = 0;
-  for (; i + M <= m; i += M) gemm_rows<M>(n, k, a + i * lda, lda, b, ldb, c + i * ldc, ldc);
-  for (; i < m; ++i) gemm_rows<1>(n, k, a + i * lda, lda, b, ldb, c + i * ldc, ldc);
+  alignas(64) float panels[kGemmPanels * kGemmDepth * kGemmCols];
+  for (int64_t j0 = 0; j0 < n; j0 += kGemmPanels * kGemmCols) {
+    const int64_t count = std::min<int64_t>((n - j0 + kGemmCols - 1) / kGemmCols, kGemmPanels);
+    for (int64_t p0 = 0; p0 < k; p0 += kGemmDepth) {
+      const int64_t depth = std::min(kGemmDepth, k - p0);
+      for (int64_t q = 0; q < count; ++q)
+        pack_gemm_panel(std::min<int64_t>(kGemmCols, n - j0 - q * kGemmCols), depth, b + (j0 + q * kGemmCols) * ldb + p0,
+                        ldb, panels + q * kGemmDepth * kGemmCols);
+      // each block of A's rows against every panel while it is in L1
+      auto rows = [&]<int R>(int64_t i) {
+        for (int64_t q = 0; q < count; ++q)
+          gemm_tile<R>(depth, a + i * lda + p0, lda, panels + q * kGemmDepth * kGemmCols, c + i * ldc + j0 + q * kGemmCols,
+                       ldc, std::min<int64_t>(kGemmCols, n - j0 - q * kGemmCols));
+      };
+      int64_t i = 0;
+      for (; i + M <= m; i += M) rows.template operator()<M>(i);
+      for (; i < m; ++i) rows.template operator()<1>(i);
+    }
+  }
 }
 
 #undef SALUT_UNROLL

@@ -257,7 +257,7 @@ BENCHMARK(DecodeAttention)
     ->UseRealTime();
 // table, filters
 BENCHMARK(Draw)->ArgNames({"table", "filters"})->ArgsProduct({{0, 1}, {0, 1, 2}})->Unit(benchmark::kMicrosecond);
-// table, activation rows, outputs, inputs, panel rows, panel inputs (the backend's: 32 x 256)
+// table, activation rows, outputs, inputs, panel rows, panel inputs (the backend's: 64 x 256)
 BENCHMARK(Gemm)
     ->ArgNames({"table", "rows", "outs", "cols", "panel_rows", "panel_cols"})
     ->Args({1, 512, 256, 2048, 32, 256})

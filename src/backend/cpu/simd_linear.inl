@@ -524,7 +524,7 @@ static void dequantize(const PackedMatrix& w, int64_t first, int64_t count, int6
 
 static constexpr int kGemmCols = Isa::kGemmN * L;  // C columns of a tile: one packed panel
 static constexpr int64_t kGemmDepth = 256;          // k packed at a time
-static constexpr int kGemmPanels = 2;               // panels packed at a time (32-64 KiB on the stack)
+static constexpr int kGemmPanels = 64 / kGemmCols;  // panels packed at a time: 64 rows of B (64 KiB on the stack)
 
 // B [cols, k] (stride ldb) as a panel [k][kGemmCols], zero past `cols`.
 static inline void pack_gemm_panel(int64_t cols, int64_t k, const float* b, int64_t ldb, float* panel) {

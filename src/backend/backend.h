@@ -105,8 +105,8 @@ class Backend {
     return token;
   }
   // Frees the scratch memory the calling thread holds for this kind of backend (call it on the
-  // thread that ran the ops, when unloading).
-  virtual void release_thread_scratch() {}
+  // thread that ran the ops, when unloading). Overrides call this one too (host draws).
+  virtual void release_thread_scratch() { release_draw_scratch(); }
 
   // The KV cache of `layers` layers for one sequence: keys and values of [capacity, width] each.
   // A backend that does not grow it (fixed device addresses: CUDA graphs) gets the whole context

@@ -14,6 +14,14 @@ namespace {
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 // The k-th largest logit (1 <= k < n).
+// Kept between draws on a thread (a draw per token allocates nothing once grown), freed by
+// release_draw_scratch.
+struct DrawScratch {
+  std::vector<float> heap;     // top_k's
+  std::vector<double> blocks;  // the walk's block sums
+};
+thread_local DrawScratch draw_scratch;
+
 float kth_largest(std::span<const float> logits, int k, std::vector<float>& scratch) {
   if (k <= 1024) {  // a min-heap of the k largest so far: most logits lose to its top in one comparison
     scratch.assign(logits.begin(), logits.begin() + k);
@@ -135,8 +143,7 @@ double draw_weights(std::span<const float> logits, const TokenDraw& draw, std::v
   }
   if (draw.min_p > 0) threshold = std::max(threshold, top + std::log(draw.min_p));
   if (draw.top_k > 0 && draw.top_k < n) {
-    thread_local std::vector<float> heap;  // kept: a draw per token allocates nothing once grown
-    const float kth = kth_largest(logits, draw.top_k, heap);
+    const float kth = kth_largest(logits, draw.top_k, draw_scratch.heap);
     if (kth > threshold || (kth == threshold && kth != kNegInf)) {
       int64_t above = 0;
       for (float v : logits) above += v > kth;
@@ -164,7 +171,7 @@ int32_t draw_token(std::span<float> logits, const TokenDraw& draw, std::vector<f
   if (draw.temperature == 0)  // the first of equal maxima, as argmax
     return int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
   // the token where uniform · total falls, in index order: whole blocks first, then within one
-  thread_local std::vector<double> blocks;
+  std::vector<double>& blocks = draw_scratch.blocks;
   blocks.clear();
   double target = draw.uniform * draw_weights(logits, draw, scratch, exp_shifted, &blocks);
   const int64_t n = int64_t(logits.size());
@@ -183,5 +190,7 @@ int32_t draw_token(std::span<float> logits, const TokenDraw& draw, std::vector<f
     if (scratch[size_t(i)] > 0) return int32_t(i);
   return int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
 }
+
+void release_draw_scratch() { draw_scratch = {}; }
 
 }  // namespace salut::backend

@@ -52,4 +52,8 @@ double draw_weights(std::span<const float> logits, const TokenDraw& draw, std::v
 int32_t draw_token(std::span<float> logits, const TokenDraw& draw, std::vector<float>& scratch,
                    ExpShifted exp_shifted = nullptr);
 
+// Frees what draws on the calling thread keep between calls (top_k's heap, the walk's block
+// sums): for unloading a model, as Backend::release_thread_scratch does.
+void release_draw_scratch();
+
 }  // namespace salut::backend

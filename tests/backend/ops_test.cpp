@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <malloc.h>
+
+#include <algorithm>
 #include <cmath>
 
 #include "backend/cpu/kernels.h"
@@ -199,6 +202,28 @@ TEST(Ops, AttentionAfterTheCacheGrew) {
   for (auto* cache : {&small, &big, &grown}) backend->free_kv(*cache);
   for (Tensor* t : {&q, &k, &v, &q1, &k1, &v1, &out, &out1}) backend->free(*t);
 }
+
+// A draw keeps scratch on its thread between calls (top_k's heap grows to the vocabulary past
+// 1024, the block sums), and a backend's release_thread_scratch, called at unload, gives it back.
+TEST(Ops, ReleasingThreadScratchGivesTheDrawsMemoryBack) {
+  auto allocated = [] {
+    const struct mallinfo2 m = mallinfo2();
+    return m.uordblks + m.hblkhd;  // heap chunks in use, and mmapped ones
+  };
+  auto backend = make_cpu_backend(1);
+  const int64_t vocab = 128256;
+  Tensor logits = backend->alloc(1, vocab);
+  const auto values = testing::random_floats(size_t(vocab), 9);
+  backend->write_rows(logits, 0, values.data(), 1);
+  TokenDraw draw;
+  draw.temperature = 0.8f, draw.top_k = 100000, draw.uniform = 0.5;
+  backend->draw(logits, draw);
+  const size_t before = allocated();
+  backend->release_thread_scratch();
+  EXPECT_GE(before - std::min(before, allocated()), size_t(100000) * sizeof(float));
+  backend->free(logits);
+}
+
 
 }  // namespace
 }  // namespace salut::backend::cpu

@@ -65,10 +65,13 @@ class CpuBackend final : public Backend {
     return int32_t(std::max_element(row.data, row.data + row.cols) - row.data);
   }
   int32_t draw(Tensor& row, const TokenDraw& draw) override {
-    thread_local std::vector<float> scratch;
-    return draw_token({row.data, size_t(row.cols)}, draw, scratch, kernels_.exp_shifted);
+    return draw_token({row.data, size_t(row.cols)}, draw, draw_weights_, kernels_.exp_shifted);
   }
-  void release_thread_scratch() override { cpu::release_thread_scratch(); }
+  void release_thread_scratch() override {
+    cpu::release_thread_scratch();
+    cpu::release_attention_scratch();
+    Backend::release_thread_scratch();
+  }
 
   LinearWeights load_linear(const weights::LinearView& view) override {
     auto impl = std::make_shared<CpuLinear>(CpuLinear::from_view(view));
@@ -168,6 +171,7 @@ class CpuBackend final : public Backend {
   const cpu::Kernels& kernels_;
   cpu::ThreadPool pool_;
   cpu::RopeTable rope_table_;  // shared by every layer of a forward pass
+  std::vector<float> draw_weights_;  // draw_token's scratch (a vocabulary's floats), kept between draws
 };
 
 }  // namespace

@@ -72,6 +72,16 @@ void rope_rows(ThreadPool& pool, float* x, int64_t rows, int heads, int head_dim
 // salut_kernels_bench DecodeAttention at 4096 positions, 2 threads, 7.2 -> 8.9 GB/s). The blocks'
 // and ranges' unnormalised results are merged as they come (running maximum).
 constexpr int64_t kMinKeysPerRange = 128;
+
+namespace {
+// Kept between calls on a thread (grown once, then no allocation per token).
+struct AttentionScratch {
+  std::vector<float> partial;  // decode: the ranges' results, merged by the caller's thread
+  std::vector<float> scores;   // a chunk's scores
+  std::vector<float> block;    // decode: a block's result before it is merged
+};
+thread_local AttentionScratch attention_scratch;
+}  // namespace
 constexpr int64_t kKeysPerBlock = 32;  // 32 keys' rows of 64 dims, keys and values: 16 KiB
 
 void causal_attention(const Kernels& k, ThreadPool& pool, const float* q, int64_t rows, const float* keys,
@@ -92,11 +102,11 @@ void causal_attention(const Kernels& k, ThreadPool& pool, const float* q, int64_
     const int64_t ranges = std::clamp<int64_t>(visible / kMinKeysPerRange, 1, wanted);
     // per (kv head, range, head of the group): head_dim outputs, then the maximum and the total
     const int64_t slot = p.head_dim + 2;
-    thread_local std::vector<float> partial_store;
-    std::vector<float>& partial = partial_store;  // the caller's (workers write into it)
+    std::vector<float>& partial = attention_scratch.partial;  // the caller's (workers write into it)
     partial.resize(size_t(p.kv_heads * ranges * group * slot));
     pool.run(p.kv_heads * ranges, [&](int64_t chunk) {
-      thread_local std::vector<float> scores, block;
+      std::vector<float>& scores = attention_scratch.scores;  // the running thread's
+      std::vector<float>& block = attention_scratch.block;
       const int kvh = int(chunk / ranges);
       const int64_t range = chunk % ranges;
       const int64_t t0 = visible * range / ranges, t1 = visible * (range + 1) / ranges;
@@ -149,7 +159,7 @@ void causal_attention(const Kernels& k, ThreadPool& pool, const float* q, int64_
   const int64_t chunks = std::min(pairs, ThreadPool::kMaxChunks);
   const bool tiny = pairs * last_visible * p.head_dim < kMinParallelValues;
   auto work = [&](int64_t chunk) {
-    thread_local std::vector<float> scores;
+    std::vector<float>& scores = attention_scratch.scores;  // the running thread's
     if (scores.size() < size_t(last_visible)) scores.resize(size_t(last_visible));
     for (int64_t pair = pairs * chunk / chunks; pair < pairs * (chunk + 1) / chunks; ++pair) {
       const int64_t r = pair / p.heads;
@@ -168,5 +178,7 @@ void causal_attention(const Kernels& k, ThreadPool& pool, const float* q, int64_
   else
     pool.run(chunks, work);
 }
+
+void release_attention_scratch() { attention_scratch = {}; }
 
 }  // namespace salut::backend::cpu

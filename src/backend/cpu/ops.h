@@ -49,5 +49,7 @@ void causal_attention(const Kernels& k, ThreadPool& pool, const float* q, int64_
                       int64_t first_position, const AttentionParams& params, float* out);
 void causal_attention(const Kernels& k, ThreadPool& pool, const float* q, int64_t rows, const float* keys, const float* values,
                       KvLayout layout, int64_t first_position, const AttentionParams& params, float* out);
+// Frees the scratch causal_attention keeps on the calling thread between calls.
+void release_attention_scratch();
 
 }  // namespace salut::backend::cpu

@@ -13,7 +13,6 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-// The k-th largest logit (1 <= k < n).
 // Kept between draws on a thread (a draw per token allocates nothing once grown), freed by
 // release_draw_scratch.
 struct DrawScratch {
@@ -22,6 +21,7 @@ struct DrawScratch {
 };
 thread_local DrawScratch draw_scratch;
 
+// The k-th largest logit (1 <= k < n).
 float kth_largest(std::span<const float> logits, int k, std::vector<float>& scratch) {
   if (k <= 1024) {  // a min-heap of the k largest so far: most logits lose to its top in one comparison
     scratch.assign(logits.begin(), logits.begin() + k);

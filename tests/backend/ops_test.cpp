@@ -224,6 +224,5 @@ TEST(Ops, ReleasingThreadScratchGivesTheDrawsMemoryBack) {
   backend->free(logits);
 }
 
-
 }  // namespace
 }  // namespace salut::backend::cpu

@@ -72,6 +72,7 @@ void rope_rows(ThreadPool& pool, float* x, int64_t rows, int heads, int head_dim
 // salut_kernels_bench DecodeAttention at 4096 positions, 2 threads, 7.2 -> 8.9 GB/s). The blocks'
 // and ranges' unnormalised results are merged as they come (running maximum).
 constexpr int64_t kMinKeysPerRange = 128;
+constexpr int64_t kKeysPerBlock = 32;  // 32 keys' rows of 64 dims, keys and values: 16 KiB
 
 namespace {
 // Kept between calls on a thread (grown once, then no allocation per token).
@@ -82,7 +83,6 @@ struct AttentionScratch {
 };
 thread_local AttentionScratch attention_scratch;
 }  // namespace
-constexpr int64_t kKeysPerBlock = 32;  // 32 keys' rows of 64 dims, keys and values: 16 KiB
 
 void causal_attention(const Kernels& k, ThreadPool& pool, const float* q, int64_t rows, const float* keys,
                       const float* values, int64_t first_position, const AttentionParams& p, float* out) {

@@ -580,16 +580,16 @@ static void gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, c
   alignas(64) float panels[kGemmPanels * kGemmDepth * kGemmCols];
   for (int64_t j0 = 0; j0 < n; j0 += kGemmPanels * kGemmCols) {
     const int64_t count = std::min<int64_t>((n - j0 + kGemmCols - 1) / kGemmCols, kGemmPanels);
+    auto cols_of = [&](int64_t q) { return std::min<int64_t>(kGemmCols, n - j0 - q * kGemmCols); };  // panel q's
     for (int64_t p0 = 0; p0 < k; p0 += kGemmDepth) {
       const int64_t depth = std::min(kGemmDepth, k - p0);
       for (int64_t q = 0; q < count; ++q)
-        pack_gemm_panel(std::min<int64_t>(kGemmCols, n - j0 - q * kGemmCols), depth, b + (j0 + q * kGemmCols) * ldb + p0,
-                        ldb, panels + q * kGemmDepth * kGemmCols);
+        pack_gemm_panel(cols_of(q), depth, b + (j0 + q * kGemmCols) * ldb + p0, ldb, panels + q * kGemmDepth * kGemmCols);
       // each block of A's rows against every panel while it is in L1
       auto rows = [&]<int R>(int64_t i) {
         for (int64_t q = 0; q < count; ++q)
           gemm_tile<R>(depth, a + i * lda + p0, lda, panels + q * kGemmDepth * kGemmCols, c + i * ldc + j0 + q * kGemmCols,
-                       ldc, std::min<int64_t>(kGemmCols, n - j0 - q * kGemmCols));
+                       ldc, cols_of(q));
       };
       int64_t i = 0;
       for (; i + M <= m; i += M) rows.template operator()<M>(i);
